@@ -1,0 +1,10 @@
+//! Domain and wire types shared by every menwei crate.
+//!
+//! This crate does no I/O and links nothing heavy: the capture crate (GStreamer) produces
+//! [`frame::Frame`]s and the vision crate (ONNX Runtime) consumes [`image::RgbView`]s, and
+//! neither needs to know the other exists. Pure logic that several crates share lives here too,
+//! so it can be tested and fuzzed without cameras, models or brokers.
+
+pub mod frame;
+pub mod geom;
+pub mod image;

@@ -1,0 +1,158 @@
+//! Face detection with SCRFD (5 landmarks).
+
+use menwei_core::geom::{BoxXyxy, Point};
+use menwei_core::image::RgbView;
+use ort::session::Session;
+use ort::value::TensorRef;
+use serde::Serialize;
+
+use crate::preprocess::{Normalize, Resizer};
+use crate::{Runtime, SessionOptions, VerifiedModel, VisionError, nms};
+
+/// A face in frame pixels.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FaceDetection {
+    pub bbox: BoxXyxy,
+    pub score: f32,
+    /// Left eye, right eye, nose, left and right mouth corners (as seen in the image).
+    pub landmarks: [Point; 5],
+}
+
+/// SCRFD settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScrfdConfig {
+    /// Model input size; the frame is letterboxed into it. Multiples of 32.
+    pub input_w: u32,
+    pub input_h: u32,
+    pub score_threshold: f32,
+    pub nms_iou: f32,
+}
+
+impl Default for ScrfdConfig {
+    fn default() -> Self {
+        Self {
+            input_w: 640,
+            input_h: 640,
+            score_threshold: 0.5,
+            nms_iou: 0.4,
+        }
+    }
+}
+
+const STRIDES: [u32; 3] = [8, 16, 32];
+const ANCHORS_PER_CELL: usize = 2;
+const NORM: Normalize = Normalize {
+    mean: [127.5; 3],
+    scale: [1.0 / 128.0; 3],
+    bgr: false,
+};
+
+/// An SCRFD session with its reusable buffers. Owned by one inference thread.
+#[derive(Debug)]
+pub struct ScrfdDetector {
+    session: Session,
+    cfg: ScrfdConfig,
+    resizer: Resizer,
+    tensor: Vec<f32>,
+    candidates: Vec<FaceDetection>,
+}
+
+impl ScrfdDetector {
+    pub fn new(
+        rt: &Runtime,
+        model: &VerifiedModel,
+        opts: &SessionOptions,
+        cfg: ScrfdConfig,
+    ) -> Result<Self, VisionError> {
+        if cfg.input_w % 32 != 0 || cfg.input_h % 32 != 0 || cfg.input_w == 0 || cfg.input_h == 0 {
+            return Err(VisionError::Config(format!(
+                "SCRFD input size {}x{} must be a non-zero multiple of 32",
+                cfg.input_w, cfg.input_h
+            )));
+        }
+        let session = rt.session(model, opts)?;
+        Ok(Self {
+            session,
+            cfg,
+            resizer: Resizer::default(),
+            tensor: Vec::new(),
+            candidates: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &ScrfdConfig {
+        &self.cfg
+    }
+
+    /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
+    pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
+        let (w, h) = (self.cfg.input_w, self.cfg.input_h);
+        let lb = self.resizer.letterbox(frame, w, h, &NORM, &mut self.tensor);
+        let input = TensorRef::from_array_view((
+            [1usize, 3, h as usize, w as usize],
+            self.tensor.as_slice(),
+        ))
+        .map_err(|e| VisionError::run("scrfd", e))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![input])
+            .map_err(|e| VisionError::run("scrfd", e))?;
+        self.candidates.clear();
+        for stride in STRIDES {
+            let get = |prefix: &str| -> Result<&[f32], VisionError> {
+                let name = format!("{prefix}_{stride}");
+                let v = outputs.get(&name).ok_or_else(|| VisionError::Output {
+                    model: "scrfd",
+                    detail: format!("no output `{name}`"),
+                })?;
+                v.try_extract_tensor::<f32>()
+                    .map(|(_, d)| d)
+                    .map_err(|e| VisionError::run("scrfd", e))
+            };
+            let (scores, boxes, kps) = (get("score")?, get("bbox")?, get("kps")?);
+            let cols = w.div_ceil(stride) as usize;
+            let rows = h.div_ceil(stride) as usize;
+            let n = rows * cols * ANCHORS_PER_CELL;
+            if scores.len() < n || boxes.len() < n * 4 || kps.len() < n * 10 {
+                return Err(VisionError::Output {
+                    model: "scrfd",
+                    detail: format!("stride {stride}: {} scores for {n} anchors", scores.len()),
+                });
+            }
+            let s = stride as f32;
+            for (i, &score) in scores[..n].iter().enumerate() {
+                if score < self.cfg.score_threshold {
+                    continue;
+                }
+                let cell = i / ANCHORS_PER_CELL;
+                let (cx, cy) = ((cell % cols) as f32 * s, (cell / cols) as f32 * s);
+                let d = &boxes[i * 4..i * 4 + 4];
+                let (x1, y1) = lb.to_frame(cx - d[0] * s, cy - d[1] * s);
+                let (x2, y2) = lb.to_frame(cx + d[2] * s, cy + d[3] * s);
+                let k = &kps[i * 10..i * 10 + 10];
+                let landmarks = std::array::from_fn(|j| {
+                    let (x, y) = lb.to_frame(cx + k[2 * j] * s, cy + k[2 * j + 1] * s);
+                    Point { x, y }
+                });
+                self.candidates.push(FaceDetection {
+                    bbox: clamp_box(BoxXyxy { x1, y1, x2, y2 }, frame.width(), frame.height()),
+                    score,
+                    landmarks,
+                });
+            }
+        }
+        Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| {
+            (f.bbox, f.score)
+        }))
+    }
+}
+
+fn clamp_box(b: BoxXyxy, w: u32, h: u32) -> BoxXyxy {
+    let (w, h) = (w as f32, h as f32);
+    BoxXyxy {
+        x1: b.x1.clamp(0.0, w),
+        y1: b.y1.clamp(0.0, h),
+        x2: b.x2.clamp(0.0, w),
+        y2: b.y2.clamp(0.0, h),
+    }
+}

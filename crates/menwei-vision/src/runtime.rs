@@ -1,0 +1,210 @@
+//! Finding and loading the ONNX Runtime shared library, and building sessions.
+//!
+//! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`), never downloaded at build time:
+//! the set-up takes the library out of the PyPI `onnxruntime` wheel. The library is looked for,
+//! in order, at the path the config names, `$MENWEI_ORT_DYLIB`, `$ORT_DYLIB_PATH`, beside the
+//! executable, in the checkout's `var/onnxruntime/` (where `scripts/setup` puts it) and in
+//! `/usr/lib/menwei/`. The first that exists is used; an explicit config path that does not
+//! exist is an error rather than a fall-through, so a typo is not silently papered over.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use thiserror::Error;
+
+use crate::manifest::VerifiedModel;
+
+const LIB_NAME: &str = "libonnxruntime.so";
+
+#[derive(Debug, Error)]
+pub enum RuntimeError {
+    #[error(
+        "ONNX Runtime library not found (looked at: {tried}); run `scripts/setup`, or set MENWEI_ORT_DYLIB to the path of libonnxruntime.so (1.31.x)"
+    )]
+    NotFound { tried: String },
+    #[error("ONNX Runtime library {path}, named by {by}, does not exist")]
+    ExplicitMissing { path: PathBuf, by: &'static str },
+    #[error("cannot load ONNX Runtime from {path} (menwei needs 1.31.x): {message}")]
+    Load { path: PathBuf, message: String },
+    #[error(
+        "ONNX Runtime was already loaded from {loaded}; cannot switch to {requested} in the same process"
+    )]
+    AlreadyLoaded { loaded: PathBuf, requested: PathBuf },
+    #[error("cannot create the ONNX Runtime environment: {0}")]
+    Environment(ort::Error),
+}
+
+/// Where to look for the library, in order, with what named each place.
+pub fn candidates(explicit: Option<&Path>) -> Vec<(PathBuf, &'static str)> {
+    let mut out = Vec::new();
+    if let Some(p) = explicit {
+        out.push((p.to_owned(), "the config"));
+    }
+    for var in ["MENWEI_ORT_DYLIB", "ORT_DYLIB_PATH"] {
+        if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+            out.push((
+                PathBuf::from(v),
+                if var == "MENWEI_ORT_DYLIB" {
+                    "$MENWEI_ORT_DYLIB"
+                } else {
+                    "$ORT_DYLIB_PATH"
+                },
+            ));
+        }
+    }
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_owned))
+    {
+        out.push((dir.join(LIB_NAME), "beside the executable"));
+    }
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../var/onnxruntime")
+        .join(LIB_NAME);
+    out.push((checkout, "the checkout's var/onnxruntime"));
+    out.push((
+        PathBuf::from("/usr/lib/menwei").join(LIB_NAME),
+        "the system install",
+    ));
+    out
+}
+
+/// Picks the library to load. Explicit choices (config, environment) must exist.
+pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> {
+    let cands = candidates(explicit);
+    for (path, by) in &cands {
+        if path.exists() {
+            return Ok(path.clone());
+        }
+        if matches!(*by, "the config" | "$MENWEI_ORT_DYLIB" | "$ORT_DYLIB_PATH") {
+            return Err(RuntimeError::ExplicitMissing {
+                path: path.clone(),
+                by,
+            });
+        }
+    }
+    let tried = cands
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    Err(RuntimeError::NotFound { tried })
+}
+
+/// The process's ONNX Runtime: the library is loaded once per process, and every session
+/// shares one environment.
+#[derive(Clone)]
+pub struct Runtime {
+    env: Environment,
+    library: PathBuf,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("library", &self.library)
+            .finish_non_exhaustive()
+    }
+}
+
+struct RuntimeInner {
+    env: Environment,
+    library: PathBuf,
+}
+
+static RUNTIME: OnceLock<RuntimeInner> = OnceLock::new();
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl Runtime {
+    /// Loads ONNX Runtime (once per process) from the first place [`locate`] finds.
+    pub fn init(explicit: Option<&Path>) -> Result<Runtime, RuntimeError> {
+        let path = locate(explicit)?;
+        let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(inner) = RUNTIME.get() {
+            if inner.library != path && explicit.is_some() {
+                return Err(RuntimeError::AlreadyLoaded {
+                    loaded: inner.library.clone(),
+                    requested: path,
+                });
+            }
+            return Ok(Runtime {
+                env: inner.env.clone(),
+                library: inner.library.clone(),
+            });
+        }
+        let builder = ort::init_from(&path).map_err(|e| RuntimeError::Load {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        let env = builder
+            .with_name("menwei")
+            .with_telemetry(false)
+            .build()
+            .map_err(RuntimeError::Environment)?;
+        let inner = RUNTIME.get_or_init(|| RuntimeInner { env, library: path });
+        Ok(Runtime {
+            env: inner.env.clone(),
+            library: inner.library.clone(),
+        })
+    }
+
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+
+    pub fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    /// Opens a session on a verified model with menwei's session settings.
+    pub fn session(
+        &self,
+        model: &VerifiedModel,
+        opts: &SessionOptions,
+    ) -> Result<Session, SessionError> {
+        let fail = |source: ort::Error| SessionError {
+            model: model.entry.name.clone(),
+            path: model.path.clone(),
+            source,
+        };
+        let builder = Session::builder(&self.env)
+            .map_err(fail)?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .and_then(|b| b.with_intra_threads(opts.intra_threads.max(1)))
+            .and_then(|b| b.with_inter_threads(1))
+            .and_then(|b| b.with_intra_op_spinning(opts.spinning))
+            .and_then(|b| b.with_inter_op_spinning(false))
+            .map_err(|e| fail(ort::Error::from(e)))?;
+        let mut builder = builder;
+        builder.commit_from_file(&model.path).map_err(fail)
+    }
+}
+
+/// How each session runs. Spinning is off by default: a daemon that runs models at a paced
+/// rate burns several times the CPU with spinning threads (measured 51 vs 12 CPU-ms per
+/// inference at 10 inferences/s on two threads).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionOptions {
+    pub intra_threads: usize,
+    pub spinning: bool,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self {
+            intra_threads: 1,
+            spinning: false,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("cannot open model `{model}` ({path}): {source}")]
+pub struct SessionError {
+    pub model: String,
+    pub path: PathBuf,
+    pub source: ort::Error,
+}
