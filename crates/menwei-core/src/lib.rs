@@ -7,4 +7,5 @@
 
 pub mod frame;
 pub mod geom;
+pub mod handoff;
 pub mod image;

@@ -21,7 +21,9 @@ pub struct FaceDetection {
 /// SCRFD settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScrfdConfig {
-    /// Model input size; the frame is letterboxed into it. Multiples of 32.
+    /// Largest model input; the frame is scaled down to fit it (never up) and the input is
+    /// the scaled frame rounded up to multiples of 32, so a small or wide frame costs less
+    /// than a full square. Multiples of 32.
     pub input_w: u32,
     pub input_h: u32,
     pub score_threshold: f32,
@@ -84,9 +86,20 @@ impl ScrfdDetector {
         &self.cfg
     }
 
+    /// The model input used for a frame of `fw` x `fh`.
+    pub fn input_size(&self, fw: u32, fh: u32) -> (u32, u32) {
+        let scale = (self.cfg.input_w as f32 / fw as f32)
+            .min(self.cfg.input_h as f32 / fh as f32)
+            .min(1.0);
+        let round = |v: u32, max: u32| {
+            ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max)
+        };
+        (round(fw, self.cfg.input_w), round(fh, self.cfg.input_h))
+    }
+
     /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
-        let (w, h) = (self.cfg.input_w, self.cfg.input_h);
+        let (w, h) = self.input_size(frame.width(), frame.height());
         let lb = self.resizer.letterbox(frame, w, h, &NORM, &mut self.tensor);
         let input = TensorRef::from_array_view((
             [1usize, 3, h as usize, w as usize],

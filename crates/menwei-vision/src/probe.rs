@@ -123,9 +123,10 @@ pub fn probe(
     let started = Instant::now();
     let name = model.entry.name.clone();
     if name == "scrfd_500m" {
-        let cfg = ScrfdConfig::default();
-        let input = [1, 3, cfg.input_h as usize, cfg.input_w as usize];
-        let faces = ScrfdDetector::new(rt, model, opts, cfg)?.detect(image)?;
+        let mut det = ScrfdDetector::new(rt, model, opts, ScrfdConfig::default())?;
+        let (w, h) = det.input_size(image.width(), image.height());
+        let input = [1, 3, h as usize, w as usize];
+        let faces = det.detect(image)?;
         return Ok(ProbeReport {
             model: name,
             task: model.entry.task,

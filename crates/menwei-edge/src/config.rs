@@ -1,0 +1,362 @@
+//! `edge.toml`: raw serde structs that reject unknown keys, validated into typed config.
+//!
+//! Validation collects every problem, each with its key path (`cameras[1].detect_fps`), so an
+//! installer fixes a file in one pass. Relative paths are resolved against the directory of
+//! the config file, never the working directory. Settings under `[defaults]` are inherited by
+//! every camera, which may override them.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use menwei_capture::{CameraConfig, SourceUrl};
+use serde::Deserialize;
+
+pub mod raw {
+    //! The file as written. Every table denies unknown keys.
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct EdgeFile {
+        pub compound_id: String,
+        #[serde(default)]
+        pub log: Log,
+        #[serde(default)]
+        pub runtime: Runtime,
+        pub models: Models,
+        #[serde(default)]
+        pub defaults: CameraSettings,
+        #[serde(default)]
+        pub cameras: Vec<Camera>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Log {
+        pub format: Option<String>,
+        pub filter: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Runtime {
+        pub onnxruntime: Option<PathBuf>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Models {
+        pub dir: PathBuf,
+        pub manifest: Option<PathBuf>,
+        pub face_detector: Option<String>,
+        pub intra_threads: Option<i64>,
+        pub spinning: Option<bool>,
+    }
+
+    /// Per-camera settings; also the shape of `[defaults]`.
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CameraSettings {
+        pub detect_fps: Option<f64>,
+        pub face_score_threshold: Option<f64>,
+        pub watchdog_secs: Option<f64>,
+        pub rtsp_transport: Option<String>,
+        pub rtsp_latency_ms: Option<i64>,
+        pub scale_width: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Camera {
+        pub id: String,
+        pub url: String,
+        #[serde(default, rename = "loop")]
+        pub looping: bool,
+        #[serde(flatten)]
+        pub settings: CameraSettings,
+    }
+}
+
+/// ONNX Runtime logs every graph transformation at INFO: keep it to warnings by default.
+pub const DEFAULT_LOG_FILTER: &str = "info,ort=warn";
+
+/// The validated config.
+#[derive(Clone, Debug)]
+pub struct EdgeConfig {
+    pub compound_id: String,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    /// The ONNX Runtime library, when the config names one.
+    pub onnxruntime: Option<PathBuf>,
+    pub models_dir: PathBuf,
+    pub models_manifest: PathBuf,
+    pub face_detector: String,
+    pub intra_threads: usize,
+    pub spinning: bool,
+    pub cameras: Vec<Camera>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// A camera with its inherited settings resolved.
+#[derive(Clone, Debug)]
+pub struct Camera {
+    pub capture: CameraConfig,
+    pub detect_fps: f64,
+    pub face_score_threshold: f32,
+}
+
+/// One problem in a config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub key: String,
+    pub message: String,
+}
+
+/// Every problem found in a config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub issues: Vec<Issue>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        write!(
+            f,
+            "{}: {n} problem{}",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
+        for i in &self.issues {
+            write!(f, "\n  {}: {}", i.key, i.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+#[derive(Default)]
+struct Issues(Vec<Issue>);
+
+impl Issues {
+    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Issue {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Ids become MQTT topic segments and metric labels: keep them to a safe alphabet.
+fn check_id(issues: &mut Issues, key: &str, id: &str) {
+    if id.is_empty() || id.len() > 64 {
+        issues.add(key, "must be 1 to 64 characters");
+    } else if !id
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        issues.add(key, format!("`{id}` may use only a-z, 0-9, `-` and `_`"));
+    }
+}
+
+/// Reads and validates `path`.
+pub fn load(path: &Path) -> Result<EdgeConfig, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        file: path.to_owned(),
+        issues: vec![Issue {
+            key: "(file)".into(),
+            message: format!("cannot read: {e}"),
+        }],
+    })?;
+    parse(&text, path)
+}
+
+/// Validates `text` as if read from `path` (which anchors relative paths).
+pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
+    let errors = |issues| ConfigErrors {
+        file: path.to_owned(),
+        issues,
+    };
+    let raw: raw::EdgeFile = toml::from_str(text).map_err(|e| {
+        let key = e.span().map_or("(file)".to_owned(), |s| {
+            let line = text[..s.start].matches('\n').count() + 1;
+            format!("line {line}")
+        });
+        errors(vec![Issue {
+            key,
+            message: e.message().to_owned(),
+        }])
+    })?;
+    let base = path.parent().map(Path::to_owned).unwrap_or_default();
+    let resolve = |p: &Path| {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            base.join(p)
+        }
+    };
+    let mut issues = Issues::default();
+
+    check_id(&mut issues, "compound_id", &raw.compound_id);
+    let log_format = match raw.log.format.as_deref().unwrap_or("human") {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => {
+            issues.add("log.format", format!("`{other}` is not one of human, json"));
+            LogFormat::Human
+        }
+    };
+    let log_filter = raw.log.filter.unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
+    if let Err(e) = log_filter.parse::<tracing_subscriber::EnvFilter>() {
+        issues.add("log.filter", format!("invalid filter: {e}"));
+    }
+
+    let models_dir = resolve(&raw.models.dir);
+    if !models_dir.is_dir() {
+        issues.add(
+            "models.dir",
+            format!("{} is not a directory", models_dir.display()),
+        );
+    }
+    let models_manifest = raw
+        .models
+        .manifest
+        .as_deref()
+        .map_or_else(|| models_dir.join("models.toml"), resolve);
+    let face_detector = raw
+        .models
+        .face_detector
+        .unwrap_or_else(|| "scrfd_500m".into());
+    match menwei_vision::ModelStore::open(&models_manifest, &models_dir) {
+        Ok(store) => {
+            if let Err(e) = store.entry(&face_detector) {
+                issues.add("models.face_detector", e.to_string());
+            } else if face_detector != "scrfd_500m" {
+                issues.add(
+                    "models.face_detector",
+                    "only scrfd_500m can drive the pipeline yet",
+                );
+            }
+        }
+        Err(e) => issues.add("models.manifest", e.to_string()),
+    }
+    let intra_threads = raw.models.intra_threads.unwrap_or(1);
+    if !(1..=64).contains(&intra_threads) {
+        issues.add(
+            "models.intra_threads",
+            format!("{intra_threads} is not between 1 and 64"),
+        );
+    }
+
+    let d = &raw.defaults;
+    if raw.cameras.is_empty() {
+        issues.add("cameras", "at least one [[cameras]] entry is needed");
+    }
+    let mut seen = HashSet::new();
+    let mut cameras = Vec::new();
+    for (i, c) in raw.cameras.iter().enumerate() {
+        let k = |field: &str| format!("cameras[{i}].{field}");
+        check_id(&mut issues, &k("id"), &c.id);
+        if !seen.insert(c.id.as_str()) {
+            issues.add(k("id"), format!("`{}` is used by an earlier camera", c.id));
+        }
+        let s = &c.settings;
+        // Each setting: the camera's own, else the default; the key path names where it came from.
+        macro_rules! pick {
+            ($f:ident) => {
+                match (s.$f.clone(), d.$f.clone()) {
+                    (Some(v), _) => (Some(v), k(stringify!($f))),
+                    (None, v) => (v, format!("defaults.{}", stringify!($f))),
+                }
+            };
+        }
+        let url = match SourceUrl::parse(&c.url) {
+            Ok(SourceUrl::File(p)) => {
+                let p = resolve(&p);
+                if !p.is_file() {
+                    issues.add(k("url"), format!("file {} does not exist", p.display()));
+                }
+                Some(SourceUrl::File(p))
+            }
+            Ok(u) => Some(u),
+            Err(e) => {
+                issues.add(k("url"), e.to_string());
+                None
+            }
+        };
+        let (fps, fps_key) = pick!(detect_fps);
+        let detect_fps = fps.unwrap_or(5.0);
+        if !(detect_fps > 0.0 && detect_fps <= 60.0) {
+            issues.add(fps_key, format!("{detect_fps} is not in (0, 60]"));
+        }
+        let (thr, thr_key) = pick!(face_score_threshold);
+        let face_score_threshold = thr.unwrap_or(0.5);
+        if !(face_score_threshold > 0.0 && face_score_threshold < 1.0) {
+            issues.add(thr_key, format!("{face_score_threshold} is not in (0, 1)"));
+        }
+        let (wd, wd_key) = pick!(watchdog_secs);
+        let watchdog = wd.unwrap_or(20.0);
+        if !(1.0..=3600.0).contains(&watchdog) {
+            issues.add(wd_key, format!("{watchdog} s is not between 1 and 3600"));
+        }
+        let (tr, tr_key) = pick!(rtsp_transport);
+        let rtsp_tcp = match tr.as_deref().unwrap_or("tcp") {
+            "tcp" => true,
+            "udp" => false,
+            other => {
+                issues.add(tr_key, format!("`{other}` is not one of tcp, udp"));
+                true
+            }
+        };
+        let (lat, lat_key) = pick!(rtsp_latency_ms);
+        let latency = lat.unwrap_or(200);
+        if !(0..=10_000).contains(&latency) {
+            issues.add(lat_key, format!("{latency} ms is not between 0 and 10000"));
+        }
+        let (sw, sw_key) = pick!(scale_width);
+        if let Some(w) = sw.filter(|w| !(32..=7680).contains(w) || w % 2 != 0) {
+            issues.add(
+                sw_key,
+                format!("{w} is not an even width between 32 and 7680"),
+            );
+        }
+        if let Some(url) = url {
+            let mut cap = CameraConfig::new(&c.id, url);
+            cap.looping = c.looping;
+            cap.watchdog = Duration::from_secs_f64(watchdog.clamp(1.0, 3600.0));
+            cap.rtsp_tcp = rtsp_tcp;
+            cap.rtsp_latency = Duration::from_millis(latency.clamp(0, 10_000) as u64);
+            cap.scale_width = sw.map(|w| w as u32);
+            cameras.push(Camera {
+                capture: cap,
+                detect_fps,
+                face_score_threshold: face_score_threshold as f32,
+            });
+        }
+    }
+
+    if !issues.0.is_empty() {
+        return Err(errors(issues.0));
+    }
+    Ok(EdgeConfig {
+        compound_id: raw.compound_id,
+        log_format,
+        log_filter,
+        onnxruntime: raw.runtime.onnxruntime.as_deref().map(resolve),
+        models_dir,
+        models_manifest,
+        face_detector,
+        intra_threads: intra_threads as usize,
+        spinning: raw.models.spinning.unwrap_or(false),
+        cameras,
+    })
+}

@@ -1,0 +1,9 @@
+//! The per-compound edge daemon, as a library so that its parts can be tested.
+//!
+//! `main.rs` parses the command line and owns the process (signals, logging, exit codes);
+//! [`config`] turns `edge.toml` into typed settings; [`pipeline`] wires cameras to the
+//! inference thread. Async (tokio) is used only for signals and, later, network I/O: frames
+//! and inference stay on named OS threads.
+
+pub mod config;
+pub mod pipeline;

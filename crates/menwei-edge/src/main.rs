@@ -1,0 +1,181 @@
+//! `menwei-edge`: the command line of the edge daemon.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use menwei_edge::config::{self, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "menwei-edge",
+    version,
+    about = "menwei's per-compound edge daemon"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the daemon: cameras, inference, results as JSON lines on stdout.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validates a config file and lists every problem with its key path.
+    CheckConfig { file: PathBuf },
+    /// Checks every model of the manifest against its sha256; with --run, runs each once on
+    /// an image.
+    CheckModels {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        run: Option<PathBuf>,
+    },
+}
+
+/// How long running work may take to finish after SIGINT or SIGTERM.
+const GRACE: Duration = Duration::from_secs(10);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match config::load(&file) {
+            Ok(cfg) => {
+                println!(
+                    "{}: ok ({} camera{})",
+                    file.display(),
+                    cfg.cameras.len(),
+                    if cfg.cameras.len() == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Run { config } => finish(run(&config)),
+        Command::CheckModels { config, run } => finish(check_models(&config, run.as_deref())),
+    }
+}
+
+fn finish(r: Result<()>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("menwei-edge: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<config::EdgeConfig> {
+    let cfg = config::load(path)?;
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.log_filter.clone());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(cfg)
+}
+
+fn run(path: &Path) -> Result<()> {
+    let cfg = load(path)?;
+    // Refuse to start on a damaged model or a missing runtime before anything else starts.
+    let prepared = menwei_edge::pipeline::prepare(&cfg).context("cannot start")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let worker = {
+        let stop = stop.clone();
+        std::thread::Builder::new()
+            .name("infer-0".into())
+            .spawn(move || {
+                let mut stdout = std::io::stdout().lock();
+                let r = menwei_edge::pipeline::run(&cfg, prepared, &stop, &mut stdout);
+                let _ = done_tx.send(());
+                r
+            })?
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let interrupted = rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = done_rx => Ok::<_, anyhow::Error>(false),
+            _ = tokio::signal::ctrl_c() => Ok(true),
+            _ = term.recv() => Ok(true),
+        }
+    })?;
+    if interrupted {
+        tracing::info!("shutting down (grace {GRACE:?}); a second signal exits at once");
+        stop.store(true, Ordering::SeqCst);
+        let deadline = std::time::Instant::now() + GRACE;
+        while !worker.is_finished() && std::time::Instant::now() < deadline {
+            if rt.block_on(async {
+                tokio::time::timeout(Duration::from_millis(50), tokio::signal::ctrl_c())
+                    .await
+                    .is_ok()
+            }) {
+                anyhow::bail!("second signal: exiting without draining");
+            }
+        }
+        if !worker.is_finished() {
+            anyhow::bail!("work did not finish within the {GRACE:?} grace period");
+        }
+    }
+    let summary = worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the inference thread panicked"))??;
+    eprintln!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {
+    let cfg = load(path)?;
+    let store = menwei_vision::ModelStore::open(&cfg.models_manifest, &cfg.models_dir)?;
+    let mut bad = 0;
+    for entry in &store.manifest().models {
+        match store.verify(&entry.name) {
+            Ok(_) => println!(
+                "ok   {:<14} {}",
+                entry.name,
+                store.dir().join(&entry.file).display()
+            ),
+            Err(e) => {
+                bad += 1;
+                println!("BAD  {:<14} {e}", entry.name);
+            }
+        }
+    }
+    if bad > 0 {
+        anyhow::bail!("{bad} model file(s) missing or damaged");
+    }
+    if let Some(image) = image {
+        let rt = menwei_vision::Runtime::init(cfg.onnxruntime.as_deref())?;
+        let img = image::open(image)
+            .with_context(|| format!("cannot read {}", image.display()))?
+            .to_rgb8();
+        let view = menwei_core::image::RgbView::packed(img.width(), img.height(), img.as_raw())?;
+        let opts = menwei_vision::SessionOptions {
+            intra_threads: cfg.intra_threads,
+            spinning: cfg.spinning,
+        };
+        for entry in &store.manifest().models {
+            let model = store.verify(&entry.name)?;
+            let report = menwei_vision::probe::probe(&rt, &model, view, &opts)?;
+            println!("{}", serde_json::to_string(&report)?);
+        }
+    }
+    Ok(())
+}

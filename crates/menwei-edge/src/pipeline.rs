@@ -1,0 +1,196 @@
+//! From camera frames to face detections.
+//!
+//! Each camera decodes on its own thread into a keep-newest slot. One inference thread
+//! (`infer-0`) owns the detector's `ort::Session` and visits the cameras in turn, analysing a
+//! camera's newest frame when the camera is due by its `detect_fps`, so that a busy camera
+//! cannot starve a quiet one. Results are written as JSON lines.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use menwei_capture::{Camera, CameraState};
+use menwei_vision::face::{FaceDetection, ScrfdConfig, ScrfdDetector};
+use menwei_vision::{ModelStore, Runtime, SessionOptions, VerifiedModel};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use crate::config::EdgeConfig;
+
+/// One analysed frame, as printed.
+#[derive(Debug, Serialize)]
+pub struct FrameResult<'a> {
+    pub camera: &'a str,
+    pub seq: u64,
+    pub pts_ms: Option<f64>,
+    pub arrived_unix_ms: u128,
+    pub width: u32,
+    pub height: u32,
+    pub detect_ms: f64,
+    pub faces: &'a [FaceDetection],
+}
+
+/// What a run did, per camera.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub cameras: Vec<CameraSummary>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CameraSummary {
+    pub camera: String,
+    pub frames_received: u64,
+    pub frames_analysed: u64,
+    /// Frames replaced in the keep-newest slot before the inference thread took them.
+    pub frames_overwritten: u64,
+    pub frames_with_faces: u64,
+    pub reconnects: u64,
+    pub mean_detect_ms: f64,
+}
+
+/// Verified models and a loaded runtime: what the daemon needs before it may start.
+#[derive(Debug)]
+pub struct Prepared {
+    rt: Runtime,
+    face_detector: VerifiedModel,
+}
+
+/// Checks the models and loads ONNX Runtime; the daemon refuses to start when this fails.
+pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
+    let store = ModelStore::open(&cfg.models_manifest, &cfg.models_dir)?;
+    let face_detector = store.verify(&cfg.face_detector)?;
+    let rt = Runtime::init(cfg.onnxruntime.as_deref())?;
+    info!(library = %rt.library().display(), model = %face_detector.path.display(), "models verified, ONNX Runtime loaded");
+    Ok(Prepared { rt, face_detector })
+}
+
+/// Runs until every camera has ended (files without `loop`) or `stop` is set.
+pub fn run(
+    cfg: &EdgeConfig,
+    prepared: Prepared,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<Summary> {
+    let Prepared {
+        rt,
+        face_detector: model,
+    } = prepared;
+    let opts = SessionOptions {
+        intra_threads: cfg.intra_threads,
+        spinning: cfg.spinning,
+    };
+    // One session for all cameras, at the lowest camera threshold; each camera's own
+    // threshold is applied afterwards.
+    let min_threshold = cfg
+        .cameras
+        .iter()
+        .map(|c| c.face_score_threshold)
+        .fold(1.0f32, f32::min);
+    let mut detector = ScrfdDetector::new(
+        &rt,
+        &model,
+        &opts,
+        ScrfdConfig {
+            score_threshold: min_threshold,
+            ..ScrfdConfig::default()
+        },
+    )?;
+
+    let on_state: menwei_capture::StateSink = Arc::new(|id, state| match state {
+        CameraState::Failed { reason, retry_in } => {
+            warn!(camera = %id, %reason, ?retry_in, "camera failed")
+        }
+        other => info!(camera = %id, state = ?other, "camera state"),
+    });
+    let cameras = cfg
+        .cameras
+        .iter()
+        .map(|c| {
+            Camera::start(c.capture.clone(), on_state.clone())
+                .with_context(|| format!("camera {}", c.capture.id))
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut summary: Vec<CameraSummary> = cfg
+        .cameras
+        .iter()
+        .map(|c| CameraSummary {
+            camera: c.capture.id.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    let mut detect_total_ms = vec![0.0f64; cameras.len()];
+    let mut next_due = vec![Instant::now(); cameras.len()];
+    let periods: Vec<Duration> = cfg
+        .cameras
+        .iter()
+        .map(|c| Duration::from_secs_f64(1.0 / c.detect_fps))
+        .collect();
+
+    while !stop.load(Ordering::SeqCst) {
+        let mut worked = false;
+        let mut all_done = true;
+        for (i, cam) in cameras.iter().enumerate() {
+            let done = cam.frames.is_closed();
+            all_done &= done;
+            let now = Instant::now();
+            if now < next_due[i] {
+                continue;
+            }
+            let Some(frame) = cam.frames.try_take() else {
+                continue;
+            };
+            worked = true;
+            next_due[i] = next_due[i].max(now - periods[i]) + periods[i];
+            let view = frame.view().context("frame buffer")?;
+            let t = Instant::now();
+            let mut faces = detector.detect(view)?;
+            let detect_ms = t.elapsed().as_secs_f64() * 1e3;
+            faces.retain(|f| f.score >= cfg.cameras[i].face_score_threshold);
+            let s = &mut summary[i];
+            s.frames_analysed += 1;
+            s.frames_with_faces += u64::from(!faces.is_empty());
+            detect_total_ms[i] += detect_ms;
+            let line = FrameResult {
+                camera: &frame.camera_id,
+                seq: frame.seq,
+                pts_ms: frame.pts_ns.map(|p| p as f64 / 1e6),
+                arrived_unix_ms: frame
+                    .arrived_wall
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis()),
+                width: frame.width,
+                height: frame.height,
+                detect_ms,
+                faces: &faces,
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
+        }
+        if all_done && cameras.iter().all(|c| c.frames.try_take().is_none()) {
+            break;
+        }
+        if !worked {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    out.flush()?;
+    for ((cam, s), total) in cameras
+        .into_iter()
+        .zip(summary.iter_mut())
+        .zip(detect_total_ms)
+    {
+        s.frames_received = cam.stats.frames_received.load(Ordering::Relaxed);
+        s.reconnects = cam.stats.reconnects.load(Ordering::Relaxed);
+        s.frames_overwritten = cam.frames.overwritten_count();
+        s.mean_detect_ms = if s.frames_analysed > 0 {
+            total / s.frames_analysed as f64
+        } else {
+            0.0
+        };
+        cam.stop();
+    }
+    Ok(Summary { cameras: summary })
+}
