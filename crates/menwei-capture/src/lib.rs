@@ -39,15 +39,9 @@ impl SourceUrl {
         } else if let Some(p) = s.strip_prefix("file://") {
             Ok(SourceUrl::File(PathBuf::from(p)))
         } else if s.contains("://") {
-            Err(CaptureError::Url {
-                url: redact_url(s),
-                reason: "only rtsp://, rtsps:// and file:// are supported",
-            })
+            Err(CaptureError::Url { url: redact_url(s), reason: "only rtsp://, rtsps:// and file:// are supported" })
         } else if s.is_empty() {
-            Err(CaptureError::Url {
-                url: String::new(),
-                reason: "empty",
-            })
+            Err(CaptureError::Url { url: String::new(), reason: "empty" })
         } else {
             Ok(SourceUrl::File(PathBuf::from(s)))
         }
@@ -117,17 +111,9 @@ pub enum CaptureError {
     #[error("GStreamer is unavailable: {0}")]
     Init(String),
     #[error("camera {camera}: cannot build the pipeline for {url}: {reason}")]
-    Pipeline {
-        camera: Arc<str>,
-        url: String,
-        reason: String,
-    },
+    Pipeline { camera: Arc<str>, url: String, reason: String },
     #[error("camera {camera}: {url}: {reason}")]
-    Stream {
-        camera: Arc<str>,
-        url: String,
-        reason: String,
-    },
+    Stream { camera: Arc<str>, url: String, reason: String },
 }
 
 /// A camera's state, as reported to whoever publishes it.
@@ -184,12 +170,7 @@ impl Camera {
                 f.close();
             })
             .map_err(|e| CaptureError::Init(format!("cannot spawn camera thread: {e}")))?;
-        Ok(Camera {
-            frames,
-            stats,
-            stop,
-            thread: Some(thread),
-        })
+        Ok(Camera { frames, stats, stop, thread: Some(thread) })
     }
 
     /// Asks the camera to stop; returns at once.
@@ -224,13 +205,7 @@ enum Outcome {
     Failed(String),
 }
 
-fn run(
-    cfg: &CameraConfig,
-    out: &Latest<Frame>,
-    stats: &CameraStats,
-    stop: &AtomicBool,
-    on_state: &StateSink,
-) {
+fn run(cfg: &CameraConfig, out: &Latest<Frame>, stats: &CameraStats, stop: &AtomicBool, on_state: &StateSink) {
     let mut backoff = BACKOFF_MIN;
     let mut seq = 0u64;
     let mut first = true;
@@ -272,9 +247,7 @@ fn run(
 
 /// Up to +-20 % of `d`, so that cameras behind one failed switch do not retry in lockstep.
 fn jitter(d: Duration) -> Duration {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
     let frac = (nanos % 1000) as f64 / 1000.0; // 0..1
     d.mul_f64(0.8 + 0.4 * frac)
 }
@@ -282,9 +255,7 @@ fn jitter(d: Duration) -> Duration {
 fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
     let until = Instant::now() + d;
     while !stop.load(Ordering::SeqCst) && Instant::now() < until {
-        std::thread::sleep(
-            Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())),
-        );
+        std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
     }
 }
 
@@ -300,27 +271,18 @@ impl Drop for Pipeline {
 }
 
 fn build(cfg: &CameraConfig) -> Result<Pipeline, CaptureError> {
-    let fail = |reason: String| CaptureError::Pipeline {
-        camera: cfg.id.clone(),
-        url: cfg.url.display(),
-        reason,
-    };
+    let fail = |reason: String| CaptureError::Pipeline { camera: cfg.id.clone(), url: cfg.url.display(), reason };
     let src = match &cfg.url {
         SourceUrl::Rtsp(_) => "rtspsrc name=src",
         SourceUrl::File(_) => "filesrc name=src",
     };
-    let desc = format!(
-        "{src} ! decodebin name=dec ! videoconvert ! videoscale ! capsfilter name=caps ! appsink name=sink"
-    );
+    let desc =
+        format!("{src} ! decodebin name=dec ! videoconvert ! videoscale ! capsfilter name=caps ! appsink name=sink");
     let pipeline = gst::parse::launch(&desc)
         .map_err(|e| fail(e.to_string()))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| fail("not a pipeline".into()))?;
-    let by_name = |n: &str| {
-        pipeline
-            .by_name(n)
-            .ok_or_else(|| fail(format!("no element {n}")))
-    };
+    let by_name = |n: &str| pipeline.by_name(n).ok_or_else(|| fail(format!("no element {n}")));
     let src = by_name("src")?;
     match &cfg.url {
         SourceUrl::Rtsp(url) => {
@@ -337,14 +299,10 @@ fn build(cfg: &CameraConfig) -> Result<Pipeline, CaptureError> {
     }
     let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGB");
     if let Some(w) = cfg.scale_width {
-        caps = caps
-            .field("width", w as i32)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+        caps = caps.field("width", w as i32).field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
     }
     by_name("caps")?.set_property("caps", caps.build());
-    let sink = by_name("sink")?
-        .downcast::<gst_app::AppSink>()
-        .map_err(|_| fail("sink is not an appsink".into()))?;
+    let sink = by_name("sink")?.downcast::<gst_app::AppSink>().map_err(|_| fail("sink is not an appsink".into()))?;
     sink.set_max_buffers(1);
     sink.set_drop(true);
     sink.set_sync(matches!(cfg.url, SourceUrl::File(_)) && cfg.realtime);
@@ -388,10 +346,9 @@ fn stream(
                 }
                 MessageView::Eos(_) if !cfg.looping => return Outcome::Ended,
                 MessageView::Eos(_) => {
-                    if let Err(e) = p.pipeline.seek_simple(
-                        gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT,
-                        gst::ClockTime::ZERO,
-                    ) {
+                    if let Err(e) =
+                        p.pipeline.seek_simple(gst::SeekFlags::FLUSH | gst::SeekFlags::KEY_UNIT, gst::ClockTime::ZERO)
+                    {
                         return Outcome::Failed(format!("cannot loop: {e}"));
                     }
                 }
@@ -428,10 +385,7 @@ fn stream(
 
 fn bus_error(p: &Pipeline) -> Option<String> {
     let bus = p.pipeline.bus()?;
-    let msg = bus.timed_pop_filtered(
-        gst::ClockTime::from_mseconds(500),
-        &[gst::MessageType::Error],
-    )?;
+    let msg = bus.timed_pop_filtered(gst::ClockTime::from_mseconds(500), &[gst::MessageType::Error])?;
     match msg.view() {
         gst::MessageView::Error(e) => Some(e.error().to_string()),
         _ => None,
@@ -449,9 +403,7 @@ fn to_frame(
     let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("bad caps: {e}"))?;
     let buffer = sample.buffer_owned().ok_or("sample without buffer")?;
     let pts_ns = buffer.pts().map(|t| t.nseconds());
-    let data = buffer
-        .into_mapped_buffer_readable()
-        .map_err(|_| "cannot map buffer")?;
+    let data = buffer.into_mapped_buffer_readable().map_err(|_| "cannot map buffer")?;
     Ok(Frame {
         camera_id: cfg.id.clone(),
         seq,
@@ -482,18 +434,9 @@ mod tests {
 
     #[test]
     fn urls_parse_by_scheme() {
-        assert_eq!(
-            SourceUrl::parse("/a/b.mp4").unwrap(),
-            SourceUrl::File("/a/b.mp4".into())
-        );
-        assert_eq!(
-            SourceUrl::parse("file:///a/b.mp4").unwrap(),
-            SourceUrl::File("/a/b.mp4".into())
-        );
-        assert!(matches!(
-            SourceUrl::parse("rtsp://h/s").unwrap(),
-            SourceUrl::Rtsp(_)
-        ));
+        assert_eq!(SourceUrl::parse("/a/b.mp4").unwrap(), SourceUrl::File("/a/b.mp4".into()));
+        assert_eq!(SourceUrl::parse("file:///a/b.mp4").unwrap(), SourceUrl::File("/a/b.mp4".into()));
+        assert!(matches!(SourceUrl::parse("rtsp://h/s").unwrap(), SourceUrl::Rtsp(_)));
         assert!(SourceUrl::parse("").is_err());
     }
 }

@@ -31,12 +31,7 @@ pub struct Frame {
 impl Frame {
     /// The pixels as a strided RGB view.
     pub fn view(&self) -> Result<RgbView<'_>, ViewError> {
-        RgbView::new(
-            self.width,
-            self.height,
-            self.stride_bytes,
-            (*self.data).as_ref(),
-        )
+        RgbView::new(self.width, self.height, self.stride_bytes, (*self.data).as_ref())
     }
 }
 

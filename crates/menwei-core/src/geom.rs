@@ -47,24 +47,9 @@ mod tests {
 
     #[test]
     fn iou_of_overlapping_identical_and_disjoint_boxes() {
-        let a = BoxXyxy {
-            x1: 0.0,
-            y1: 0.0,
-            x2: 2.0,
-            y2: 2.0,
-        };
-        let b = BoxXyxy {
-            x1: 1.0,
-            y1: 0.0,
-            x2: 3.0,
-            y2: 2.0,
-        };
-        let c = BoxXyxy {
-            x1: 5.0,
-            y1: 5.0,
-            x2: 6.0,
-            y2: 6.0,
-        };
+        let a = BoxXyxy { x1: 0.0, y1: 0.0, x2: 2.0, y2: 2.0 };
+        let b = BoxXyxy { x1: 1.0, y1: 0.0, x2: 3.0, y2: 2.0 };
+        let c = BoxXyxy { x1: 5.0, y1: 5.0, x2: 6.0, y2: 6.0 };
         assert!((a.iou(&b) - 2.0 / 6.0).abs() < 1e-6);
         assert_eq!(a.iou(&a), 1.0);
         assert_eq!(a.iou(&c), 0.0);

@@ -36,10 +36,7 @@ struct State<T> {
 impl<T> Default for Latest<T> {
     fn default() -> Self {
         Self {
-            slot: Mutex::new(State {
-                item: None,
-                closed: false,
-            }),
+            slot: Mutex::new(State { item: None, closed: false }),
             ready: Condvar::new(),
             put: AtomicU64::new(0),
             overwritten: AtomicU64::new(0),
@@ -78,11 +75,7 @@ impl<T> Latest<T> {
 
     /// Takes the newest item if there is one.
     pub fn try_take(&self) -> Option<T> {
-        self.slot
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .item
-            .take()
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).item.take()
     }
 
     /// Wakes waiting consumers for good; later `put`s are still accepted.

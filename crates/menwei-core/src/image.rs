@@ -22,48 +22,25 @@ pub enum ViewError {
     #[error("stride {stride_bytes} bytes is shorter than a row of {width} RGB pixels")]
     StrideTooShort { width: u32, stride_bytes: usize },
     #[error("buffer of {len} bytes is too short for {width}x{height} with stride {stride_bytes}")]
-    BufferTooShort {
-        width: u32,
-        height: u32,
-        stride_bytes: usize,
-        len: usize,
-    },
+    BufferTooShort { width: u32, height: u32, stride_bytes: usize, len: usize },
 }
 
 impl<'a> RgbView<'a> {
     /// Views `data` as `width` x `height` RGB pixels with rows `stride_bytes` apart.
-    pub fn new(
-        width: u32,
-        height: u32,
-        stride_bytes: usize,
-        data: &'a [u8],
-    ) -> Result<Self, ViewError> {
+    pub fn new(width: u32, height: u32, stride_bytes: usize, data: &'a [u8]) -> Result<Self, ViewError> {
         if width == 0 || height == 0 {
             return Err(ViewError::Empty { width, height });
         }
         let row = width as usize * 3;
         if stride_bytes < row {
-            return Err(ViewError::StrideTooShort {
-                width,
-                stride_bytes,
-            });
+            return Err(ViewError::StrideTooShort { width, stride_bytes });
         }
         // The last row need not be padded.
         let needed = stride_bytes * (height as usize - 1) + row;
         if data.len() < needed {
-            return Err(ViewError::BufferTooShort {
-                width,
-                height,
-                stride_bytes,
-                len: data.len(),
-            });
+            return Err(ViewError::BufferTooShort { width, height, stride_bytes, len: data.len() });
         }
-        Ok(Self {
-            width,
-            height,
-            stride_bytes,
-            data,
-        })
+        Ok(Self { width, height, stride_bytes, data })
     }
 
     /// Views a tightly packed buffer (`stride = width * 3`).
@@ -126,18 +103,9 @@ mod tests {
     fn short_buffers_and_strides_are_refused() {
         assert_eq!(
             RgbView::new(2, 2, 5, &[0; 20]).unwrap_err(),
-            ViewError::StrideTooShort {
-                width: 2,
-                stride_bytes: 5
-            }
+            ViewError::StrideTooShort { width: 2, stride_bytes: 5 }
         );
-        assert!(matches!(
-            RgbView::new(2, 2, 8, &[0; 13]),
-            Err(ViewError::BufferTooShort { .. })
-        ));
-        assert!(matches!(
-            RgbView::packed(0, 2, &[]),
-            Err(ViewError::Empty { .. })
-        ));
+        assert!(matches!(RgbView::new(2, 2, 8, &[0; 13]), Err(ViewError::BufferTooShort { .. })));
+        assert!(matches!(RgbView::packed(0, 2, &[]), Err(ViewError::Empty { .. })));
     }
 }

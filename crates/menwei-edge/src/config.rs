@@ -129,12 +129,7 @@ pub struct ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.issues.len();
-        write!(
-            f,
-            "{}: {n} problem{}",
-            self.file.display(),
-            if n == 1 { "" } else { "s" }
-        )?;
+        write!(f, "{}: {n} problem{}", self.file.display(), if n == 1 { "" } else { "s" })?;
         for i in &self.issues {
             write!(f, "\n  {}: {}", i.key, i.message)?;
         }
@@ -149,10 +144,7 @@ struct Issues(Vec<Issue>);
 
 impl Issues {
     fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Issue {
-            key: key.into(),
-            message: message.into(),
-        });
+        self.0.push(Issue { key: key.into(), message: message.into() });
     }
 }
 
@@ -160,10 +152,7 @@ impl Issues {
 fn check_id(issues: &mut Issues, key: &str, id: &str) {
     if id.is_empty() || id.len() > 64 {
         issues.add(key, "must be 1 to 64 characters");
-    } else if !id
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-    {
+    } else if !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
         issues.add(key, format!("`{id}` may use only a-z, 0-9, `-` and `_`"));
     }
 }
@@ -172,37 +161,24 @@ fn check_id(issues: &mut Issues, key: &str, id: &str) {
 pub fn load(path: &Path) -> Result<EdgeConfig, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
         file: path.to_owned(),
-        issues: vec![Issue {
-            key: "(file)".into(),
-            message: format!("cannot read: {e}"),
-        }],
+        issues: vec![Issue { key: "(file)".into(), message: format!("cannot read: {e}") }],
     })?;
     parse(&text, path)
 }
 
 /// Validates `text` as if read from `path` (which anchors relative paths).
 pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
-    let errors = |issues| ConfigErrors {
-        file: path.to_owned(),
-        issues,
-    };
+    let errors = |issues| ConfigErrors { file: path.to_owned(), issues };
     let raw: raw::EdgeFile = toml::from_str(text).map_err(|e| {
         let key = e.span().map_or("(file)".to_owned(), |s| {
             let line = text[..s.start].matches('\n').count() + 1;
             format!("line {line}")
         });
-        errors(vec![Issue {
-            key,
-            message: e.message().to_owned(),
-        }])
+        errors(vec![Issue { key, message: e.message().to_owned() }])
     })?;
     let base = path.parent().map(Path::to_owned).unwrap_or_default();
     let resolve = |p: &Path| {
-        if p.is_absolute() {
-            p.to_owned()
-        } else {
-            base.join(p)
-        }
+        if p.is_absolute() { p.to_owned() } else { base.join(p) }
     };
     let mut issues = Issues::default();
 
@@ -222,39 +198,23 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
 
     let models_dir = resolve(&raw.models.dir);
     if !models_dir.is_dir() {
-        issues.add(
-            "models.dir",
-            format!("{} is not a directory", models_dir.display()),
-        );
+        issues.add("models.dir", format!("{} is not a directory", models_dir.display()));
     }
-    let models_manifest = raw
-        .models
-        .manifest
-        .as_deref()
-        .map_or_else(|| models_dir.join("models.toml"), resolve);
-    let face_detector = raw
-        .models
-        .face_detector
-        .unwrap_or_else(|| "scrfd_500m".into());
+    let models_manifest = raw.models.manifest.as_deref().map_or_else(|| models_dir.join("models.toml"), resolve);
+    let face_detector = raw.models.face_detector.unwrap_or_else(|| "scrfd_500m".into());
     match menwei_vision::ModelStore::open(&models_manifest, &models_dir) {
         Ok(store) => {
             if let Err(e) = store.entry(&face_detector) {
                 issues.add("models.face_detector", e.to_string());
             } else if face_detector != "scrfd_500m" {
-                issues.add(
-                    "models.face_detector",
-                    "only scrfd_500m can drive the pipeline yet",
-                );
+                issues.add("models.face_detector", "only scrfd_500m can drive the pipeline yet");
             }
         }
         Err(e) => issues.add("models.manifest", e.to_string()),
     }
     let intra_threads = raw.models.intra_threads.unwrap_or(1);
     if !(1..=64).contains(&intra_threads) {
-        issues.add(
-            "models.intra_threads",
-            format!("{intra_threads} is not between 1 and 64"),
-        );
+        issues.add("models.intra_threads", format!("{intra_threads} is not between 1 and 64"));
     }
 
     let d = &raw.defaults;
@@ -324,10 +284,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
         let (sw, sw_key) = pick!(scale_width);
         if let Some(w) = sw.filter(|w| !(32..=7680).contains(w) || w % 2 != 0) {
-            issues.add(
-                sw_key,
-                format!("{w} is not an even width between 32 and 7680"),
-            );
+            issues.add(sw_key, format!("{w} is not an even width between 32 and 7680"));
         }
         if let Some(url) = url {
             let mut cap = CameraConfig::new(&c.id, url);
@@ -336,11 +293,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
             cap.rtsp_tcp = rtsp_tcp;
             cap.rtsp_latency = Duration::from_millis(latency.clamp(0, 10_000) as u64);
             cap.scale_width = sw.map(|w| w as u32);
-            cameras.push(Camera {
-                capture: cap,
-                detect_fps,
-                face_score_threshold: face_score_threshold as f32,
-            });
+            cameras.push(Camera { capture: cap, detect_fps, face_score_threshold: face_score_threshold as f32 });
         }
     }
 

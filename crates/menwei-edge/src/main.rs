@@ -11,11 +11,7 @@ use clap::{Parser, Subcommand};
 use menwei_edge::config::{self, LogFormat};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "menwei-edge",
-    version,
-    about = "menwei's per-compound edge daemon"
-)]
+#[command(name = "menwei-edge", version, about = "menwei's per-compound edge daemon")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,9 +75,7 @@ fn finish(r: Result<()>) -> ExitCode {
 fn load(path: &Path) -> Result<config::EdgeConfig> {
     let cfg = config::load(path)?;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.log_filter.clone());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cfg.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -97,18 +91,14 @@ fn run(path: &Path) -> Result<()> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let worker = {
         let stop = stop.clone();
-        std::thread::Builder::new()
-            .name("infer-0".into())
-            .spawn(move || {
-                let mut stdout = std::io::stdout().lock();
-                let r = menwei_edge::pipeline::run(&cfg, prepared, &stop, &mut stdout);
-                let _ = done_tx.send(());
-                r
-            })?
+        std::thread::Builder::new().name("infer-0".into()).spawn(move || {
+            let mut stdout = std::io::stdout().lock();
+            let r = menwei_edge::pipeline::run(&cfg, prepared, &stop, &mut stdout);
+            let _ = done_tx.send(());
+            r
+        })?
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let interrupted = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -123,9 +113,7 @@ fn run(path: &Path) -> Result<()> {
         let deadline = std::time::Instant::now() + GRACE;
         while !worker.is_finished() && std::time::Instant::now() < deadline {
             if rt.block_on(async {
-                tokio::time::timeout(Duration::from_millis(50), tokio::signal::ctrl_c())
-                    .await
-                    .is_ok()
+                tokio::time::timeout(Duration::from_millis(50), tokio::signal::ctrl_c()).await.is_ok()
             }) {
                 anyhow::bail!("second signal: exiting without draining");
             }
@@ -134,9 +122,7 @@ fn run(path: &Path) -> Result<()> {
             anyhow::bail!("work did not finish within the {GRACE:?} grace period");
         }
     }
-    let summary = worker
-        .join()
-        .map_err(|_| anyhow::anyhow!("the inference thread panicked"))??;
+    let summary = worker.join().map_err(|_| anyhow::anyhow!("the inference thread panicked"))??;
     eprintln!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
 }
@@ -147,11 +133,7 @@ fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {
     let mut bad = 0;
     for entry in &store.manifest().models {
         match store.verify(&entry.name) {
-            Ok(_) => println!(
-                "ok   {:<14} {}",
-                entry.name,
-                store.dir().join(&entry.file).display()
-            ),
+            Ok(_) => println!("ok   {:<14} {}", entry.name, store.dir().join(&entry.file).display()),
             Err(e) => {
                 bad += 1;
                 println!("BAD  {:<14} {e}", entry.name);
@@ -163,14 +145,9 @@ fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {
     }
     if let Some(image) = image {
         let rt = menwei_vision::Runtime::init(cfg.onnxruntime.as_deref())?;
-        let img = image::open(image)
-            .with_context(|| format!("cannot read {}", image.display()))?
-            .to_rgb8();
+        let img = image::open(image).with_context(|| format!("cannot read {}", image.display()))?.to_rgb8();
         let view = menwei_core::image::RgbView::packed(img.width(), img.height(), img.as_raw())?;
-        let opts = menwei_vision::SessionOptions {
-            intra_threads: cfg.intra_threads,
-            spinning: cfg.spinning,
-        };
+        let opts = menwei_vision::SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning };
         for entry in &store.manifest().models {
             let model = store.verify(&entry.name)?;
             let report = menwei_vision::probe::probe(&rt, &model, view, &opts)?;

@@ -67,35 +67,17 @@ pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
 }
 
 /// Runs until every camera has ended (files without `loop`) or `stop` is set.
-pub fn run(
-    cfg: &EdgeConfig,
-    prepared: Prepared,
-    stop: &AtomicBool,
-    out: &mut dyn Write,
-) -> Result<Summary> {
-    let Prepared {
-        rt,
-        face_detector: model,
-    } = prepared;
-    let opts = SessionOptions {
-        intra_threads: cfg.intra_threads,
-        spinning: cfg.spinning,
-    };
+pub fn run(cfg: &EdgeConfig, prepared: Prepared, stop: &AtomicBool, out: &mut dyn Write) -> Result<Summary> {
+    let Prepared { rt, face_detector: model } = prepared;
+    let opts = SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning };
     // One session for all cameras, at the lowest camera threshold; each camera's own
     // threshold is applied afterwards.
-    let min_threshold = cfg
-        .cameras
-        .iter()
-        .map(|c| c.face_score_threshold)
-        .fold(1.0f32, f32::min);
+    let min_threshold = cfg.cameras.iter().map(|c| c.face_score_threshold).fold(1.0f32, f32::min);
     let mut detector = ScrfdDetector::new(
         &rt,
         &model,
         &opts,
-        ScrfdConfig {
-            score_threshold: min_threshold,
-            ..ScrfdConfig::default()
-        },
+        ScrfdConfig { score_threshold: min_threshold, ..ScrfdConfig::default() },
     )?;
 
     let on_state: menwei_capture::StateSink = Arc::new(|id, state| match state {
@@ -107,27 +89,14 @@ pub fn run(
     let cameras = cfg
         .cameras
         .iter()
-        .map(|c| {
-            Camera::start(c.capture.clone(), on_state.clone())
-                .with_context(|| format!("camera {}", c.capture.id))
-        })
+        .map(|c| Camera::start(c.capture.clone(), on_state.clone()).with_context(|| format!("camera {}", c.capture.id)))
         .collect::<Result<Vec<_>>>()?;
 
-    let mut summary: Vec<CameraSummary> = cfg
-        .cameras
-        .iter()
-        .map(|c| CameraSummary {
-            camera: c.capture.id.to_string(),
-            ..Default::default()
-        })
-        .collect();
+    let mut summary: Vec<CameraSummary> =
+        cfg.cameras.iter().map(|c| CameraSummary { camera: c.capture.id.to_string(), ..Default::default() }).collect();
     let mut detect_total_ms = vec![0.0f64; cameras.len()];
     let mut next_due = vec![Instant::now(); cameras.len()];
-    let periods: Vec<Duration> = cfg
-        .cameras
-        .iter()
-        .map(|c| Duration::from_secs_f64(1.0 / c.detect_fps))
-        .collect();
+    let periods: Vec<Duration> = cfg.cameras.iter().map(|c| Duration::from_secs_f64(1.0 / c.detect_fps)).collect();
 
     while !stop.load(Ordering::SeqCst) {
         let mut worked = false;
@@ -157,10 +126,7 @@ pub fn run(
                 camera: &frame.camera_id,
                 seq: frame.seq,
                 pts_ms: frame.pts_ns.map(|p| p as f64 / 1e6),
-                arrived_unix_ms: frame
-                    .arrived_wall
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis()),
+                arrived_unix_ms: frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis()),
                 width: frame.width,
                 height: frame.height,
                 detect_ms,
@@ -177,19 +143,11 @@ pub fn run(
         }
     }
     out.flush()?;
-    for ((cam, s), total) in cameras
-        .into_iter()
-        .zip(summary.iter_mut())
-        .zip(detect_total_ms)
-    {
+    for ((cam, s), total) in cameras.into_iter().zip(summary.iter_mut()).zip(detect_total_ms) {
         s.frames_received = cam.stats.frames_received.load(Ordering::Relaxed);
         s.reconnects = cam.stats.reconnects.load(Ordering::Relaxed);
         s.frames_overwritten = cam.frames.overwritten_count();
-        s.mean_detect_ms = if s.frames_analysed > 0 {
-            total / s.frames_analysed as f64
-        } else {
-            0.0
-        };
+        s.mean_detect_ms = if s.frames_analysed > 0 { total / s.frames_analysed as f64 } else { 0.0 };
         cam.stop();
     }
     Ok(Summary { cameras: summary })

@@ -11,18 +11,14 @@ fn root() -> PathBuf {
 
 #[test]
 fn the_example_config_loads_with_inherited_and_overridden_settings() {
-    let cfg =
-        config::load(&root().join("config/edge.example.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let cfg = config::load(&root().join("config/edge.example.toml")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cfg.compound_id, "demo-compound");
     assert_eq!(cfg.face_detector, "scrfd_500m");
     assert_eq!(cfg.intra_threads, 2);
     assert!(!cfg.spinning);
     let cam = &cfg.cameras[0];
     assert_eq!(&*cam.capture.id, "gate-1");
-    assert_eq!(
-        cam.detect_fps, 10.0,
-        "the camera's own value overrides [defaults]"
-    );
+    assert_eq!(cam.detect_fps, 10.0, "the camera's own value overrides [defaults]");
     assert_eq!(cam.face_score_threshold, 0.5, "inherited from [defaults]");
     assert_eq!(cam.capture.watchdog.as_secs(), 20);
 }
@@ -72,60 +68,32 @@ rtsp_transport = "quic"
         assert!(keys.contains(&want), "{want} missing from:\n{err}");
     }
     let shown = err.to_string();
-    assert!(
-        shown.contains("10 problems") || shown.contains("11 problems"),
-        "{shown}"
-    );
+    assert!(shown.contains("10 problems") || shown.contains("11 problems"), "{shown}");
 }
 
 #[test]
 fn unknown_keys_are_refused_with_their_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edge.toml");
-    std::fs::write(
-        &path,
-        "compound_id = \"c\"\n[models]\ndir = \".\"\nface_detectr = \"x\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "compound_id = \"c\"\n[models]\ndir = \".\"\nface_detectr = \"x\"\n").unwrap();
     let err = config::load(&path).unwrap_err().to_string();
-    assert!(
-        err.contains("unknown field `face_detectr`") && err.contains("line 4"),
-        "{err}"
-    );
+    assert!(err.contains("unknown field `face_detectr`") && err.contains("line 4"), "{err}");
 }
 
 #[test]
 fn check_config_exits_zero_on_the_example_and_two_on_a_bad_file() {
     let bin = env!("CARGO_BIN_EXE_menwei-edge");
-    let ok = Command::new(bin)
-        .args(["check-config"])
-        .arg(root().join("config/edge.example.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let ok = Command::new(bin).args(["check-config"]).arg(root().join("config/edge.example.toml")).output().unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("ok (1 camera)"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "compound_id = \"\"\n[models]\ndir = \"/nonexistent-menwei-dir\"\n",
-    )
-    .unwrap();
-    let bad = Command::new(bin)
-        .arg("check-config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    std::fs::write(&path, "compound_id = \"\"\n[models]\ndir = \"/nonexistent-menwei-dir\"\n").unwrap();
+    let bad = Command::new(bin).arg("check-config").arg(&path).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
-        stderr.contains("compound_id:")
-            && stderr.contains("models.dir:")
-            && stderr.contains("cameras:"),
+        stderr.contains("compound_id:") && stderr.contains("models.dir:") && stderr.contains("cameras:"),
         "{stderr}"
     );
 }

@@ -32,22 +32,13 @@ pub struct ScrfdConfig {
 
 impl Default for ScrfdConfig {
     fn default() -> Self {
-        Self {
-            input_w: 640,
-            input_h: 640,
-            score_threshold: 0.5,
-            nms_iou: 0.4,
-        }
+        Self { input_w: 640, input_h: 640, score_threshold: 0.5, nms_iou: 0.4 }
     }
 }
 
 const STRIDES: [u32; 3] = [8, 16, 32];
 const ANCHORS_PER_CELL: usize = 2;
-const NORM: Normalize = Normalize {
-    mean: [127.5; 3],
-    scale: [1.0 / 128.0; 3],
-    bgr: false,
-};
+const NORM: Normalize = Normalize { mean: [127.5; 3], scale: [1.0 / 128.0; 3], bgr: false };
 
 /// An SCRFD session with its reusable buffers. Owned by one inference thread.
 #[derive(Debug)]
@@ -66,20 +57,14 @@ impl ScrfdDetector {
         opts: &SessionOptions,
         cfg: ScrfdConfig,
     ) -> Result<Self, VisionError> {
-        if cfg.input_w % 32 != 0 || cfg.input_h % 32 != 0 || cfg.input_w == 0 || cfg.input_h == 0 {
+        if !cfg.input_w.is_multiple_of(32) || !cfg.input_h.is_multiple_of(32) || cfg.input_w == 0 || cfg.input_h == 0 {
             return Err(VisionError::Config(format!(
                 "SCRFD input size {}x{} must be a non-zero multiple of 32",
                 cfg.input_w, cfg.input_h
             )));
         }
         let session = rt.session(model, opts)?;
-        Ok(Self {
-            session,
-            cfg,
-            resizer: Resizer::default(),
-            tensor: Vec::new(),
-            candidates: Vec::new(),
-        })
+        Ok(Self { session, cfg, resizer: Resizer::default(), tensor: Vec::new(), candidates: Vec::new() })
     }
 
     pub fn config(&self) -> &ScrfdConfig {
@@ -88,12 +73,8 @@ impl ScrfdDetector {
 
     /// The model input used for a frame of `fw` x `fh`.
     pub fn input_size(&self, fw: u32, fh: u32) -> (u32, u32) {
-        let scale = (self.cfg.input_w as f32 / fw as f32)
-            .min(self.cfg.input_h as f32 / fh as f32)
-            .min(1.0);
-        let round = |v: u32, max: u32| {
-            ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max)
-        };
+        let scale = (self.cfg.input_w as f32 / fw as f32).min(self.cfg.input_h as f32 / fh as f32).min(1.0);
+        let round = |v: u32, max: u32| ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max);
         (round(fw, self.cfg.input_w), round(fh, self.cfg.input_h))
     }
 
@@ -101,26 +82,17 @@ impl ScrfdDetector {
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
         let (w, h) = self.input_size(frame.width(), frame.height());
         let lb = self.resizer.letterbox(frame, w, h, &NORM, &mut self.tensor);
-        let input = TensorRef::from_array_view((
-            [1usize, 3, h as usize, w as usize],
-            self.tensor.as_slice(),
-        ))
-        .map_err(|e| VisionError::run("scrfd", e))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![input])
+        let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], self.tensor.as_slice()))
             .map_err(|e| VisionError::run("scrfd", e))?;
+        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("scrfd", e))?;
         self.candidates.clear();
         for stride in STRIDES {
             let get = |prefix: &str| -> Result<&[f32], VisionError> {
                 let name = format!("{prefix}_{stride}");
-                let v = outputs.get(&name).ok_or_else(|| VisionError::Output {
-                    model: "scrfd",
-                    detail: format!("no output `{name}`"),
-                })?;
-                v.try_extract_tensor::<f32>()
-                    .map(|(_, d)| d)
-                    .map_err(|e| VisionError::run("scrfd", e))
+                let v = outputs
+                    .get(&name)
+                    .ok_or_else(|| VisionError::Output { model: "scrfd", detail: format!("no output `{name}`") })?;
+                v.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| VisionError::run("scrfd", e))
             };
             let (scores, boxes, kps) = (get("score")?, get("bbox")?, get("kps")?);
             let cols = w.div_ceil(stride) as usize;
@@ -154,18 +126,11 @@ impl ScrfdDetector {
                 });
             }
         }
-        Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| {
-            (f.bbox, f.score)
-        }))
+        Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| (f.bbox, f.score)))
     }
 }
 
 fn clamp_box(b: BoxXyxy, w: u32, h: u32) -> BoxXyxy {
     let (w, h) = (w as f32, h as f32);
-    BoxXyxy {
-        x1: b.x1.clamp(0.0, w),
-        y1: b.y1.clamp(0.0, h),
-        x2: b.x2.clamp(0.0, w),
-        y2: b.y2.clamp(0.0, h),
-    }
+    BoxXyxy { x1: b.x1.clamp(0.0, w), y1: b.y1.clamp(0.0, h), x2: b.x2.clamp(0.0, w), y2: b.y2.clamp(0.0, h) }
 }

@@ -31,10 +31,7 @@ pub enum VisionError {
     #[error("invalid vision settings: {0}")]
     Config(String),
     #[error("inference with {model} failed: {source}")]
-    Run {
-        model: &'static str,
-        source: ort::Error,
-    },
+    Run { model: &'static str, source: ort::Error },
     #[error("unexpected output from {model}: {detail}")]
     Output { model: &'static str, detail: String },
 }
@@ -65,12 +62,7 @@ mod tests {
 
     #[test]
     fn nms_keeps_the_best_of_overlapping_boxes() {
-        let b = |x: f32| BoxXyxy {
-            x1: x,
-            y1: 0.0,
-            x2: x + 10.0,
-            y2: 10.0,
-        };
+        let b = |x: f32| BoxXyxy { x1: x, y1: 0.0, x2: x + 10.0, y2: 10.0 };
         let mut items = vec![(b(0.0), 0.6), (b(1.0), 0.9), (b(50.0), 0.7)];
         let kept = nms(&mut items, 0.4, |&(b, s)| (b, s));
         assert_eq!(kept, vec![(b(1.0), 0.9), (b(50.0), 0.7)]);

@@ -11,8 +11,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// What an operator runs to repair a missing or damaged model.
-pub const FETCH_HINT: &str =
-    "run `scripts/setup` (or `python3 scripts/fetch.py --only models`) to fetch it again";
+pub const FETCH_HINT: &str = "run `scripts/setup` (or `python3 scripts/fetch.py --only models`) to fetch it again";
 
 /// The task a model performs; it decides the pre- and post-processing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -88,36 +87,19 @@ pub struct Companion {
 #[derive(Debug, Error)]
 pub enum ManifestError {
     #[error("cannot read model manifest {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("model manifest {path} is malformed: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    Parse { path: PathBuf, source: toml::de::Error },
     #[error("model `{name}` is not in the manifest {manifest} (known: {known})")]
-    UnknownModel {
-        name: String,
-        manifest: PathBuf,
-        known: String,
-    },
+    UnknownModel { name: String, manifest: PathBuf, known: String },
     #[error("model file {path} is missing: {FETCH_HINT}")]
     Missing { path: PathBuf },
     #[error("cannot read model file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error(
         "model file {path} is damaged or not the expected file (sha256 {actual}, expected {expected}): {FETCH_HINT}"
     )]
-    Mismatch {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    Mismatch { path: PathBuf, expected: String, actual: String },
 }
 
 /// A manifest and the directory its files live in.
@@ -140,20 +122,11 @@ pub struct VerifiedModel {
 impl ModelStore {
     /// Reads the manifest; model files are looked for in `dir`.
     pub fn open(manifest_path: &Path, dir: &Path) -> Result<Self, ManifestError> {
-        let text =
-            std::fs::read_to_string(manifest_path).map_err(|source| ManifestError::Read {
-                path: manifest_path.to_owned(),
-                source,
-            })?;
-        let manifest = toml::from_str(&text).map_err(|source| ManifestError::Parse {
-            path: manifest_path.to_owned(),
-            source,
-        })?;
-        Ok(Self {
-            manifest_path: manifest_path.to_owned(),
-            dir: dir.to_owned(),
-            manifest,
-        })
+        let text = std::fs::read_to_string(manifest_path)
+            .map_err(|source| ManifestError::Read { path: manifest_path.to_owned(), source })?;
+        let manifest =
+            toml::from_str(&text).map_err(|source| ManifestError::Parse { path: manifest_path.to_owned(), source })?;
+        Ok(Self { manifest_path: manifest_path.to_owned(), dir: dir.to_owned(), manifest })
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -165,21 +138,11 @@ impl ModelStore {
     }
 
     pub fn entry(&self, name: &str) -> Result<&ModelEntry, ManifestError> {
-        self.manifest
-            .models
-            .iter()
-            .find(|m| m.name == name)
-            .ok_or_else(|| ManifestError::UnknownModel {
-                name: name.to_owned(),
-                manifest: self.manifest_path.clone(),
-                known: self
-                    .manifest
-                    .models
-                    .iter()
-                    .map(|m| m.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        self.manifest.models.iter().find(|m| m.name == name).ok_or_else(|| ManifestError::UnknownModel {
+            name: name.to_owned(),
+            manifest: self.manifest_path.clone(),
+            known: self.manifest.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "),
+        })
     }
 
     /// Checks the model's file and companions against their sha256.
@@ -195,11 +158,7 @@ impl ModelStore {
                 check_file(&p, &c.sha256).map(|()| p)
             })
             .collect::<Result<_, _>>()?;
-        Ok(VerifiedModel {
-            entry,
-            path,
-            companions,
-        })
+        Ok(VerifiedModel { entry, path, companions })
     }
 }
 
@@ -207,33 +166,21 @@ impl ModelStore {
 pub fn sha256_file(path: &Path) -> Result<String, ManifestError> {
     let mut f = std::fs::File::open(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            ManifestError::Missing {
-                path: path.to_owned(),
-            }
+            ManifestError::Missing { path: path.to_owned() }
         } else {
-            ManifestError::Io {
-                path: path.to_owned(),
-                source,
-            }
+            ManifestError::Io { path: path.to_owned(), source }
         }
     })?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).map_err(|source| ManifestError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let n = f.read(&mut buf).map_err(|source| ManifestError::Io { path: path.to_owned(), source })?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn check_file(path: &Path, expected: &str) -> Result<(), ManifestError> {
@@ -241,11 +188,7 @@ fn check_file(path: &Path, expected: &str) -> Result<(), ManifestError> {
     if actual.eq_ignore_ascii_case(expected) {
         Ok(())
     } else {
-        Err(ManifestError::Mismatch {
-            path: path.to_owned(),
-            expected: expected.to_owned(),
-            actual,
-        })
+        Err(ManifestError::Mismatch { path: path.to_owned(), expected: expected.to_owned(), actual })
     }
 }
 
@@ -285,12 +228,7 @@ tensors = "none"
     fn a_missing_file_is_named_with_the_fix() {
         let dir = tempfile::tempdir().unwrap();
         let err = store(dir.path()).verify("tiny").unwrap_err().to_string();
-        assert!(
-            err.contains("tiny.onnx")
-                && err.contains("is missing")
-                && err.contains("scripts/setup"),
-            "{err}"
-        );
+        assert!(err.contains("tiny.onnx") && err.contains("is missing") && err.contains("scripts/setup"), "{err}");
     }
 
     #[test]
@@ -299,10 +237,7 @@ tensors = "none"
         let s = store(dir.path());
         std::fs::write(dir.path().join("tiny.onnx"), b"hell").unwrap();
         let err = s.verify("tiny").unwrap_err().to_string();
-        assert!(
-            err.contains("damaged") && err.contains("tiny.onnx") && err.contains("scripts/setup"),
-            "{err}"
-        );
+        assert!(err.contains("damaged") && err.contains("tiny.onnx") && err.contains("scripts/setup"), "{err}");
         std::fs::write(dir.path().join("tiny.onnx"), b"hello").unwrap();
         assert_eq!(s.verify("tiny").unwrap().path, dir.path().join("tiny.onnx"));
     }
@@ -311,9 +246,6 @@ tensors = "none"
     fn an_unknown_model_lists_the_known_ones() {
         let dir = tempfile::tempdir().unwrap();
         let err = store(dir.path()).verify("nope").unwrap_err().to_string();
-        assert!(
-            err.contains("`nope`") && err.contains("known: tiny"),
-            "{err}"
-        );
+        assert!(err.contains("`nope`") && err.contains("known: tiny"), "{err}");
     }
 }

@@ -18,11 +18,7 @@ pub struct Normalize {
 impl Normalize {
     /// The value a padding pixel (black) takes in the tensor, per source channel.
     fn pad(&self) -> [f32; 3] {
-        [
-            -self.mean[0] * self.scale[0],
-            -self.mean[1] * self.scale[1],
-            -self.mean[2] * self.scale[2],
-        ]
+        [-self.mean[0] * self.scale[0], -self.mean[1] * self.scale[1], -self.mean[2] * self.scale[2]]
     }
 }
 
@@ -66,11 +62,7 @@ fn taps(out: &mut Vec<Tap>, src_len: u32, dst_len: u32) {
         // Half-pixel centres, as OpenCV's INTER_LINEAR.
         let s = ((d as f32 + 0.5) * ratio - 0.5).clamp(0.0, last as f32);
         let a = s.floor() as u32;
-        out.push(Tap {
-            a,
-            b: (a + 1).min(last),
-            w: s - a as f32,
-        });
+        out.push(Tap { a, b: (a + 1).min(last), w: s - a as f32 });
     }
 }
 
@@ -90,22 +82,11 @@ impl Resizer {
         let content_w = ((src.width() as f32 * scale).round() as u32).clamp(1, dst_w);
         let content_h = ((src.height() as f32 * scale).round() as u32).clamp(1, dst_h);
         self.resize_into(src, dst_w, dst_h, content_w, content_h, norm, out);
-        Letterbox {
-            scale,
-            content_w,
-            content_h,
-        }
+        Letterbox { scale, content_w, content_h }
     }
 
     /// Stretches `src` to exactly `dst_w` x `dst_h` (no aspect ratio kept).
-    pub fn stretch(
-        &mut self,
-        src: RgbView<'_>,
-        dst_w: u32,
-        dst_h: u32,
-        norm: &Normalize,
-        out: &mut Vec<f32>,
-    ) {
+    pub fn stretch(&mut self, src: RgbView<'_>, dst_w: u32, dst_h: u32, norm: &Normalize, out: &mut Vec<f32>) {
         self.resize_into(src, dst_w, dst_h, dst_w, dst_h, norm, out);
     }
 
@@ -147,9 +128,7 @@ impl Resizer {
             }
             if content_w < dst_w {
                 for c in 0..3 {
-                    planes[dst_plane[c]]
-                        [row_start + content_w as usize..row_start + dst_w as usize]
-                        .fill(pad[c]);
+                    planes[dst_plane[c]][row_start + content_w as usize..row_start + dst_w as usize].fill(pad[c]);
                 }
             }
         }
@@ -166,11 +145,7 @@ impl Resizer {
 mod tests {
     use super::*;
 
-    const IDENTITY: Normalize = Normalize {
-        mean: [0.0; 3],
-        scale: [1.0; 3],
-        bgr: false,
-    };
+    const IDENTITY: Normalize = Normalize { mean: [0.0; 3], scale: [1.0; 3], bgr: false };
 
     #[test]
     fn same_size_is_a_copy_through_the_stride_into_planes() {
@@ -179,29 +154,17 @@ mod tests {
         let src = RgbView::new(2, 2, 8, &data).unwrap();
         let mut out = Vec::new();
         Resizer::default().stretch(src, 2, 2, &IDENTITY, &mut out);
-        assert_eq!(
-            out,
-            vec![
-                10., 40., 70., 100., 20., 50., 80., 110., 30., 60., 90., 120.
-            ]
-        );
+        assert_eq!(out, vec![10., 40., 70., 100., 20., 50., 80., 110., 30., 60., 90., 120.]);
     }
 
     #[test]
     fn bgr_and_normalisation_are_applied() {
         let data = [255, 0, 127];
         let src = RgbView::packed(1, 1, &data).unwrap();
-        let norm = Normalize {
-            mean: [127.5; 3],
-            scale: [1.0 / 127.5; 3],
-            bgr: true,
-        };
+        let norm = Normalize { mean: [127.5; 3], scale: [1.0 / 127.5; 3], bgr: true };
         let mut out = Vec::new();
         Resizer::default().stretch(src, 1, 1, &norm, &mut out);
-        assert!(
-            (out[0] - (-0.003_921_6)).abs() < 1e-4,
-            "B plane first: {out:?}"
-        );
+        assert!((out[0] - (-0.003_921_6)).abs() < 1e-4, "B plane first: {out:?}");
         assert_eq!(out[1], -1.0);
         assert_eq!(out[2], 1.0);
     }
@@ -213,22 +176,11 @@ mod tests {
         let src = RgbView::packed(4, 2, &data).unwrap();
         let mut out = vec![7.0; 3];
         let lb = Resizer::default().letterbox(src, 4, 4, &IDENTITY, &mut out);
-        assert_eq!(
-            lb,
-            Letterbox {
-                scale: 1.0,
-                content_w: 4,
-                content_h: 2
-            }
-        );
+        assert_eq!(lb, Letterbox { scale: 1.0, content_w: 4, content_h: 2 });
         assert_eq!(out.len(), 48);
         assert!(out[..8].iter().all(|&v| v == 255.0));
         assert!(out[8..16].iter().all(|&v| v == 0.0));
-        let lb = Letterbox {
-            scale: 0.5,
-            content_w: 2,
-            content_h: 1,
-        };
+        let lb = Letterbox { scale: 0.5, content_w: 2, content_h: 1 };
         assert_eq!(lb.to_frame(10.0, 4.0), (20.0, 8.0));
     }
 

@@ -29,9 +29,7 @@ pub enum RuntimeError {
     ExplicitMissing { path: PathBuf, by: &'static str },
     #[error("cannot load ONNX Runtime from {path} (menwei needs 1.31.x): {message}")]
     Load { path: PathBuf, message: String },
-    #[error(
-        "ONNX Runtime was already loaded from {loaded}; cannot switch to {requested} in the same process"
-    )]
+    #[error("ONNX Runtime was already loaded from {loaded}; cannot switch to {requested} in the same process")]
     AlreadyLoaded { loaded: PathBuf, requested: PathBuf },
     #[error("cannot create the ONNX Runtime environment: {0}")]
     Environment(ort::Error),
@@ -47,28 +45,16 @@ pub fn candidates(explicit: Option<&Path>) -> Vec<(PathBuf, &'static str)> {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             out.push((
                 PathBuf::from(v),
-                if var == "MENWEI_ORT_DYLIB" {
-                    "$MENWEI_ORT_DYLIB"
-                } else {
-                    "$ORT_DYLIB_PATH"
-                },
+                if var == "MENWEI_ORT_DYLIB" { "$MENWEI_ORT_DYLIB" } else { "$ORT_DYLIB_PATH" },
             ));
         }
     }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(Path::to_owned))
-    {
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
         out.push((dir.join(LIB_NAME), "beside the executable"));
     }
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../var/onnxruntime")
-        .join(LIB_NAME);
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../var/onnxruntime").join(LIB_NAME);
     out.push((checkout, "the checkout's var/onnxruntime"));
-    out.push((
-        PathBuf::from("/usr/lib/menwei").join(LIB_NAME),
-        "the system install",
-    ));
+    out.push((PathBuf::from("/usr/lib/menwei").join(LIB_NAME), "the system install"));
     out
 }
 
@@ -80,17 +66,10 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, RuntimeError> {
             return Ok(path.clone());
         }
         if matches!(*by, "the config" | "$MENWEI_ORT_DYLIB" | "$ORT_DYLIB_PATH") {
-            return Err(RuntimeError::ExplicitMissing {
-                path: path.clone(),
-                by,
-            });
+            return Err(RuntimeError::ExplicitMissing { path: path.clone(), by });
         }
     }
-    let tried = cands
-        .iter()
-        .map(|(p, _)| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
+    let tried = cands.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>().join(", ");
     Err(RuntimeError::NotFound { tried })
 }
 
@@ -104,9 +83,7 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("library", &self.library)
-            .finish_non_exhaustive()
+        f.debug_struct("Runtime").field("library", &self.library).finish_non_exhaustive()
     }
 }
 
@@ -125,30 +102,15 @@ impl Runtime {
         let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(inner) = RUNTIME.get() {
             if inner.library != path && explicit.is_some() {
-                return Err(RuntimeError::AlreadyLoaded {
-                    loaded: inner.library.clone(),
-                    requested: path,
-                });
+                return Err(RuntimeError::AlreadyLoaded { loaded: inner.library.clone(), requested: path });
             }
-            return Ok(Runtime {
-                env: inner.env.clone(),
-                library: inner.library.clone(),
-            });
+            return Ok(Runtime { env: inner.env.clone(), library: inner.library.clone() });
         }
-        let builder = ort::init_from(&path).map_err(|e| RuntimeError::Load {
-            path: path.clone(),
-            message: e.to_string(),
-        })?;
-        let env = builder
-            .with_name("menwei")
-            .with_telemetry(false)
-            .build()
-            .map_err(RuntimeError::Environment)?;
+        let builder =
+            ort::init_from(&path).map_err(|e| RuntimeError::Load { path: path.clone(), message: e.to_string() })?;
+        let env = builder.with_name("menwei").with_telemetry(false).build().map_err(RuntimeError::Environment)?;
         let inner = RUNTIME.get_or_init(|| RuntimeInner { env, library: path });
-        Ok(Runtime {
-            env: inner.env.clone(),
-            library: inner.library.clone(),
-        })
+        Ok(Runtime { env: inner.env.clone(), library: inner.library.clone() })
     }
 
     pub fn library(&self) -> &Path {
@@ -160,26 +122,17 @@ impl Runtime {
     }
 
     /// Opens a session on a verified model with menwei's session settings.
-    pub fn session(
-        &self,
-        model: &VerifiedModel,
-        opts: &SessionOptions,
-    ) -> Result<Session, SessionError> {
-        let fail = |source: ort::Error| SessionError {
-            model: model.entry.name.clone(),
-            path: model.path.clone(),
-            source,
-        };
-        let builder = Session::builder(&self.env)
-            .map_err(fail)?
-            .with_optimization_level(GraphOptimizationLevel::All)
-            .and_then(|b| b.with_intra_threads(opts.intra_threads.max(1)))
-            .and_then(|b| b.with_inter_threads(1))
-            .and_then(|b| b.with_intra_op_spinning(opts.spinning))
-            .and_then(|b| b.with_inter_op_spinning(false))
-            .map_err(|e| fail(ort::Error::from(e)))?;
-        let mut builder = builder;
-        builder.commit_from_file(&model.path).map_err(fail)
+    pub fn session(&self, model: &VerifiedModel, opts: &SessionOptions) -> Result<Session, SessionError> {
+        let fail =
+            |source: ort::Error| SessionError { model: model.entry.name.clone(), path: model.path.clone(), source };
+        // Builder errors carry the builder back (`Error<SessionBuilder>`); drop it at each step.
+        let b = Session::builder(&self.env).map_err(fail)?;
+        let b = b.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| fail(e.into()))?;
+        let b = b.with_intra_threads(opts.intra_threads.max(1)).map_err(|e| fail(e.into()))?;
+        let b = b.with_inter_threads(1).map_err(|e| fail(e.into()))?;
+        let b = b.with_intra_op_spinning(opts.spinning).map_err(|e| fail(e.into()))?;
+        let mut b = b.with_inter_op_spinning(false).map_err(|e| fail(e.into()))?;
+        b.commit_from_file(&model.path).map_err(fail)
     }
 }
 
@@ -194,10 +147,7 @@ pub struct SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self {
-            intra_threads: 1,
-            spinning: false,
-        }
+        Self { intra_threads: 1, spinning: false }
     }
 }
 

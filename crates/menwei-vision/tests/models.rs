@@ -11,10 +11,7 @@ use menwei_vision::probe::{Finding, probe};
 use menwei_vision::{ModelStore, Runtime, SessionOptions, Task};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
 fn store() -> ModelStore {
@@ -23,9 +20,7 @@ fn store() -> ModelStore {
 }
 
 fn rgb(path: &Path) -> image::RgbImage {
-    image::open(path)
-        .unwrap_or_else(|e| panic!("cannot open {} ({e}); run scripts/setup", path.display()))
-        .to_rgb8()
+    image::open(path).unwrap_or_else(|e| panic!("cannot open {} ({e}); run scripts/setup", path.display())).to_rgb8()
 }
 
 fn view(img: &image::RgbImage) -> RgbView<'_> {
@@ -60,19 +55,13 @@ fn every_model_in_the_manifest_loads_and_runs_on_a_real_image() {
     let t1 = rgb(&root().join("var/media/t1.jpg"));
     let plates = plate_photos();
     if plates.is_none() {
-        eprintln!(
-            "SKIP plate photos: ../shared/data/plates is absent; plate models run on t1.jpg only"
-        );
+        eprintln!("SKIP plate photos: ../shared/data/plates is absent; plate models run on t1.jpg only");
     }
     let opts = SessionOptions::default();
     for entry in &store.manifest().models {
         let model = store.verify(&entry.name).unwrap_or_else(|e| panic!("{e}"));
-        let report =
-            probe(&rt, &model, view(&t1), &opts).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
-        eprintln!(
-            "{} on t1.jpg: {:?} {:?} in {:.0} ms",
-            report.model, report.outputs, report.finding, report.millis
-        );
+        let report = probe(&rt, &model, view(&t1), &opts).unwrap_or_else(|e| panic!("{}: {e}", entry.name));
+        eprintln!("{} on t1.jpg: {:?} {:?} in {:.0} ms", report.model, report.outputs, report.finding, report.millis);
         match (&entry.task, &report.finding) {
             (Task::FaceDetection, Finding::Faces { count, .. }) => {
                 assert_eq!(*count, 6, "t1.jpg has 6 faces")
@@ -89,9 +78,7 @@ fn every_model_in_the_manifest_loads_and_runs_on_a_real_image() {
                     let img = rgb(scene);
                     let r = probe(&rt, &model, view(&img), &opts).unwrap();
                     eprintln!("{} on {}: {:?}", r.model, scene.display(), r.finding);
-                    assert!(
-                        matches!(r.finding, Finding::Plates { candidates_over_half } if candidates_over_half > 0)
-                    );
+                    assert!(matches!(r.finding, Finding::Plates { candidates_over_half } if candidates_over_half > 0));
                 }
             }
             (Task::PlateReading, Finding::Text { classes, .. }) => {
@@ -101,20 +88,11 @@ fn every_model_in_the_manifest_loads_and_runs_on_a_real_image() {
                     for (path, truth) in crops {
                         let img = rgb(path);
                         let r = probe(&rt, &model, view(&img), &opts).unwrap();
-                        let Finding::Text {
-                            text: Some(text), ..
-                        } = r.finding
-                        else {
-                            panic!("{:?}", r.finding)
-                        };
+                        let Finding::Text { text: Some(text), .. } = r.finding else { panic!("{:?}", r.finding) };
                         eprintln!("clp_rec read {text} for {truth}");
                         exact += usize::from(&text == truth);
                     }
-                    assert!(
-                        exact * 4 >= crops.len() * 3,
-                        "{exact} of {} crops read exactly",
-                        crops.len()
-                    );
+                    assert!(exact * 4 >= crops.len() * 3, "{exact} of {} crops read exactly", crops.len());
                 }
             }
             (task, finding) => panic!("{task:?} gave {finding:?}"),

@@ -1,0 +1,191 @@
+//! `central.toml`: raw serde structs, validated into typed config.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub mod raw {
+    //! The file as written; every table denies unknown keys.
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct CentralFile {
+        #[serde(default)]
+        pub log: Log,
+        #[serde(default)]
+        pub http: Http,
+        #[serde(default)]
+        pub database: Database,
+        #[serde(default)]
+        pub broker: Broker,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Log {
+        pub format: Option<String>,
+        pub filter: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Http {
+        pub listen: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Database {
+        pub url: Option<String>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Broker {
+        pub url: Option<String>,
+        pub client_id: Option<String>,
+        pub share_group: Option<String>,
+    }
+}
+
+/// Where the service keeps its data.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// An SQLite file (WAL); the default.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL; may carry a password, so it is never printed whole.
+    Postgres(String),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(p) => write!(f, "Sqlite({})", p.display()),
+            DatabaseUrl::Postgres(_) => write!(f, "Postgres(<redacted>)"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CentralConfig {
+    pub log_json: bool,
+    pub log_filter: String,
+    pub listen: SocketAddr,
+    pub database: DatabaseUrl,
+    pub broker_url: String,
+    pub client_id: String,
+    pub share_group: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub issues: Vec<Issue>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        write!(f, "{}: {n} problem{}", self.file.display(), if n == 1 { "" } else { "s" })?;
+        for i in &self.issues {
+            write!(f, "\n  {}: {}", i.key, i.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Replaces `${NAME}` with the environment variable's value, so that secrets stay out of the
+/// file. An unset variable is an error naming it (never its value).
+pub fn expand_env(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| "unterminated `${`".to_owned())?;
+        let name = &after[..end];
+        let value = std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn safe_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
+    let fail = |issues| ConfigErrors { file: path.to_owned(), issues };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(vec![Issue { key: "(file)".into(), message: format!("cannot read: {e}") }]))?;
+    let raw: raw::CentralFile = toml::from_str(&text).map_err(|e| {
+        let key =
+            e.span().map_or("(file)".to_owned(), |s| format!("line {}", text[..s.start].matches('\n').count() + 1));
+        fail(vec![Issue { key, message: e.message().to_owned() }])
+    })?;
+    let base = path.parent().map(Path::to_owned).unwrap_or_default();
+    let mut issues = Vec::new();
+    let mut add = |key: &str, message: String| issues.push(Issue { key: key.into(), message });
+
+    let log_json = match raw.log.format.as_deref().unwrap_or("human") {
+        "human" => false,
+        "json" => true,
+        other => {
+            add("log.format", format!("`{other}` is not one of human, json"));
+            false
+        }
+    };
+    let log_filter = raw.log.filter.unwrap_or_else(|| "info".into());
+    let listen_s = raw.http.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = listen_s.parse().unwrap_or_else(|e| {
+        add("http.listen", format!("`{listen_s}` is not an address:port ({e})"));
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let db_s = raw.database.url.unwrap_or_else(|| "sqlite://../var/central.db".into());
+    let database = match expand_env(&db_s) {
+        Err(e) => {
+            add("database.url", e);
+            DatabaseUrl::Sqlite(PathBuf::new())
+        }
+        Ok(url) => {
+            if let Some(p) = url.strip_prefix("sqlite://") {
+                let p = Path::new(p);
+                DatabaseUrl::Sqlite(if p.is_absolute() { p.to_owned() } else { base.join(p) })
+            } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                DatabaseUrl::Postgres(url)
+            } else {
+                add("database.url", "must start with sqlite:// or postgres://".into());
+                DatabaseUrl::Sqlite(PathBuf::new())
+            }
+        }
+    };
+    let broker_url = raw.broker.url.unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+    if !(broker_url.starts_with("mqtt://") || broker_url.starts_with("mqtts://")) {
+        add("broker.url", "must start with mqtt:// or mqtts://".into());
+    }
+    let client_id = raw.broker.client_id.unwrap_or_else(|| "menwei-central-1".into());
+    if !safe_id(&client_id) {
+        add("broker.client_id", format!("`{client_id}` may use only A-Z, a-z, 0-9, `-` and `_` (1 to 64)"));
+    }
+    let share_group = raw.broker.share_group.unwrap_or_else(|| "menwei-central".into());
+    if !safe_id(&share_group) {
+        add("broker.share_group", format!("`{share_group}` may use only A-Z, a-z, 0-9, `-` and `_` (1 to 64)"));
+    }
+    if !issues.is_empty() {
+        return Err(fail(issues));
+    }
+    Ok(CentralConfig { log_json, log_filter, listen, database, broker_url, client_id, share_group })
+}
