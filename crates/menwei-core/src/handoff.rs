@@ -78,6 +78,11 @@ impl<T> Latest<T> {
         self.slot.lock().unwrap_or_else(|e| e.into_inner()).item.take()
     }
 
+    /// Whether an item is waiting (without taking it).
+    pub fn has_item(&self) -> bool {
+        self.slot.lock().unwrap_or_else(|e| e.into_inner()).item.is_some()
+    }
+
     /// Wakes waiting consumers for good; later `put`s are still accepted.
     pub fn close(&self) {
         self.slot.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
@@ -110,7 +115,9 @@ mod tests {
         l.put(1);
         l.put(2);
         l.put(3);
+        assert!(l.has_item());
         assert_eq!(l.try_take(), Some(3));
+        assert!(!l.has_item());
         assert_eq!(l.try_take(), None);
         assert_eq!((l.put_count(), l.overwritten_count()), (3, 2));
     }

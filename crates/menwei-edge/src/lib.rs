@@ -6,4 +6,5 @@
 //! and inference stay on named OS threads.
 
 pub mod config;
+pub mod notify;
 pub mod pipeline;

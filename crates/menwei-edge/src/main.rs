@@ -3,12 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use menwei_edge::config::{self, LogFormat};
+use menwei_edge::notify::Notifier;
+use menwei_edge::pipeline::Control;
 
 #[derive(Debug, Parser)]
 #[command(name = "menwei-edge", version, about = "menwei's per-compound edge daemon")]
@@ -75,7 +77,8 @@ fn finish(r: Result<()>) -> ExitCode {
 fn load(path: &Path) -> Result<config::EdgeConfig> {
     let cfg = config::load(path)?;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.log_filter.clone());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match cfg.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -87,13 +90,14 @@ fn run(path: &Path) -> Result<()> {
     let cfg = load(path)?;
     // Refuse to start on a damaged model or a missing runtime before anything else starts.
     let prepared = menwei_edge::pipeline::prepare(&cfg).context("cannot start")?;
-    let stop = Arc::new(AtomicBool::new(false));
+    let ctl = Arc::new(Control::default());
+    let notifier = Notifier::from_env();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let worker = {
-        let stop = stop.clone();
+        let ctl = ctl.clone();
         std::thread::Builder::new().name("infer-0".into()).spawn(move || {
             let mut stdout = std::io::stdout().lock();
-            let r = menwei_edge::pipeline::run(&cfg, prepared, &stop, &mut stdout);
+            let r = menwei_edge::pipeline::run(&cfg, prepared, &ctl, &mut stdout);
             let _ = done_tx.send(());
             r
         })?
@@ -101,15 +105,40 @@ fn run(path: &Path) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let interrupted = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = done_rx => Ok::<_, anyhow::Error>(false),
-            _ = tokio::signal::ctrl_c() => Ok(true),
-            _ = term.recv() => Ok(true),
+        // Ping the systemd watchdog only while the inference loop makes progress.
+        let period = notifier.watchdog_interval().unwrap_or(Duration::from_secs(3600));
+        let mut ping = tokio::time::interval(period);
+        let mut last_beat = u64::MAX;
+        let mut ready_poll = tokio::time::interval(Duration::from_millis(50));
+        let mut ready_sent = false;
+        tokio::pin!(done_rx);
+        loop {
+            tokio::select! {
+                _ = ready_poll.tick(), if !ready_sent => {
+                    if ctl.ready.load(Ordering::SeqCst) {
+                        notifier.notify("READY=1");
+                        ready_sent = true;
+                    }
+                }
+                _ = &mut done_rx => return Ok::<_, anyhow::Error>(false),
+                _ = tokio::signal::ctrl_c() => return Ok(true),
+                _ = term.recv() => return Ok(true),
+                _ = ping.tick(), if ready_sent => {
+                    let beat = ctl.heartbeat.load(Ordering::Relaxed);
+                    if beat != last_beat {
+                        notifier.notify("WATCHDOG=1");
+                    } else {
+                        tracing::warn!("the inference loop made no progress for {period:?}: not pinging the watchdog");
+                    }
+                    last_beat = beat;
+                }
+            }
         }
     })?;
+    notifier.notify("STOPPING=1");
     if interrupted {
-        tracing::info!("shutting down (grace {GRACE:?}); a second signal exits at once");
-        stop.store(true, Ordering::SeqCst);
+        tracing::info!("shutting down (grace {GRACE:?}); a second Ctrl-C exits at once");
+        ctl.stop.store(true, Ordering::SeqCst);
         let deadline = std::time::Instant::now() + GRACE;
         while !worker.is_finished() && std::time::Instant::now() < deadline {
             if rt.block_on(async {

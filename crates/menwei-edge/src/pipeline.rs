@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
@@ -66,8 +66,19 @@ pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
     Ok(Prepared { rt, face_detector })
 }
 
-/// Runs until every camera has ended (files without `loop`) or `stop` is set.
-pub fn run(cfg: &EdgeConfig, prepared: Prepared, stop: &AtomicBool, out: &mut dyn Write) -> Result<Summary> {
+/// How the process supervises the pipeline: a stop request, and a heartbeat the inference loop
+/// bumps on every pass so that the systemd watchdog reflects real progress.
+#[derive(Debug, Default)]
+pub struct Control {
+    pub stop: AtomicBool,
+    pub heartbeat: AtomicU64,
+    /// Set once the detector's session is open and every camera thread has started.
+    pub ready: AtomicBool,
+}
+
+/// Runs until every camera has ended (files without `loop`) or a stop is requested.
+pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Write) -> Result<Summary> {
+    let stop = &ctl.stop;
     let Prepared { rt, face_detector: model } = prepared;
     let opts = SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning };
     // One session for all cameras, at the lowest camera threshold; each camera's own
@@ -92,6 +103,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, stop: &AtomicBool, out: &mut dy
         .map(|c| Camera::start(c.capture.clone(), on_state.clone()).with_context(|| format!("camera {}", c.capture.id)))
         .collect::<Result<Vec<_>>>()?;
 
+    ctl.ready.store(true, Ordering::SeqCst);
     let mut summary: Vec<CameraSummary> =
         cfg.cameras.iter().map(|c| CameraSummary { camera: c.capture.id.to_string(), ..Default::default() }).collect();
     let mut detect_total_ms = vec![0.0f64; cameras.len()];
@@ -99,6 +111,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, stop: &AtomicBool, out: &mut dy
     let periods: Vec<Duration> = cfg.cameras.iter().map(|c| Duration::from_secs_f64(1.0 / c.detect_fps)).collect();
 
     while !stop.load(Ordering::SeqCst) {
+        ctl.heartbeat.fetch_add(1, Ordering::Relaxed);
         let mut worked = false;
         let mut all_done = true;
         for (i, cam) in cameras.iter().enumerate() {
@@ -135,7 +148,8 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, stop: &AtomicBool, out: &mut dy
             serde_json::to_writer(&mut *out, &line)?;
             out.write_all(b"\n")?;
         }
-        if all_done && cameras.iter().all(|c| c.frames.try_take().is_none()) {
+        // Ended cameras may still hold a last frame that is not yet due: wait for it.
+        if all_done && !cameras.iter().any(|c| c.frames.has_item()) {
             break;
         }
         if !worked {

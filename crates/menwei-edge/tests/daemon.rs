@@ -36,7 +36,12 @@ fn the_daemon_analyses_the_sample_clip_and_finds_the_face() {
     assert!(lines.iter().all(|l| l["width"] == 176 && l["height"] == 144));
     let seqs: Vec<u64> = lines.iter().map(|l| l["seq"].as_u64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "sequence numbers increase: {seqs:?}");
-    assert!(stderr.contains("\"frames_received\": 120"), "the clip has 120 frames:\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stderr[stderr.find("{\n").expect("summary")..]).unwrap();
+    let cam = &summary["cameras"][0];
+    assert_eq!(cam["frames_received"], 120, "the clip has 120 frames");
+    assert_eq!(cam["frames_analysed"], lines.len());
+    let accounted = cam["frames_analysed"].as_u64().unwrap() + cam["frames_overwritten"].as_u64().unwrap();
+    assert_eq!(accounted, 120, "every received frame is either analysed or counted as overwritten: {cam}");
 }
 
 #[test]
@@ -61,4 +66,44 @@ fn a_damaged_or_missing_model_stops_the_daemon_naming_the_file_and_the_fix() {
     let stderr = String::from_utf8_lossy(&damaged.stderr);
     assert!(!damaged.status.success());
     assert!(stderr.contains("scrfd_500m_bnkps.onnx is damaged") && stderr.contains("scripts/setup"), "{stderr}");
+}
+
+#[test]
+fn the_daemon_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &root().join("models"));
+    let sock_path = dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_millis(200))).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Read while the daemon runs, as systemd does.
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 256];
+            loop {
+                match sock.recv(&mut buf) {
+                    Ok(n) => got.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                    Err(_) if done.load(std::sync::atomic::Ordering::SeqCst) => return got,
+                    Err(_) => {}
+                }
+            }
+        })
+    };
+    let out = Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "400000")
+        .output()
+        .unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let got = reader.join().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "{got:?}");
+    assert_eq!(got.last().map(String::as_str), Some("STOPPING=1"), "{got:?}");
+    // The clip plays for about 4 s in real time; a 0.2 s ping period gives many pings.
+    assert!(got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 5, "{got:?}");
 }
