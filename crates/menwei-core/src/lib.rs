@@ -9,3 +9,4 @@ pub mod frame;
 pub mod geom;
 pub mod handoff;
 pub mod image;
+pub mod plate;

@@ -107,3 +107,30 @@ fn the_daemon_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops() {
     // The clip plays for about 4 s in real time; a 0.2 s ping period gives many pings.
     assert!(got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 5, "{got:?}");
 }
+
+#[test]
+fn a_missing_onnx_runtime_is_named_with_what_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), &root().join("models"));
+    let missing = dir.path().join("no-such-libonnxruntime.so");
+    let out = Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
+        .arg("run")
+        .arg("--config")
+        .arg(&cfg)
+        .env("MENWEI_ORT_DYLIB", &missing)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(&*missing.to_string_lossy()) && stderr.contains("$MENWEI_ORT_DYLIB"), "{stderr}");
+    assert!(stderr.contains("scripts/setup"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing ran");
+
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text = text.replace("[models]", &format!("[runtime]\nonnxruntime = \"{}\"\n[models]", missing.display()));
+    std::fs::write(&cfg, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_menwei-edge")).arg("run").arg("--config").arg(&cfg).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("named by the config") && stderr.contains("scripts/setup"), "{stderr}");
+}

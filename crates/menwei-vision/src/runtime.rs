@@ -25,7 +25,9 @@ pub enum RuntimeError {
         "ONNX Runtime library not found (looked at: {tried}); run `scripts/setup`, or set MENWEI_ORT_DYLIB to the path of libonnxruntime.so (1.31.x)"
     )]
     NotFound { tried: String },
-    #[error("ONNX Runtime library {path}, named by {by}, does not exist")]
+    #[error(
+        "ONNX Runtime library {path}, named by {by}, does not exist; run `scripts/setup` (it puts 1.31.x in var/onnxruntime/) or correct the path"
+    )]
     ExplicitMissing { path: PathBuf, by: &'static str },
     #[error("cannot load ONNX Runtime from {path} (menwei needs 1.31.x): {message}")]
     Load { path: PathBuf, message: String },
