@@ -10,6 +10,7 @@
 
 pub mod face;
 pub mod manifest;
+pub mod plate;
 pub mod preprocess;
 pub mod probe;
 pub mod runtime;
