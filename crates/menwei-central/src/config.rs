@@ -80,30 +80,8 @@ pub struct CentralConfig {
     pub share_group: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Issue {
-    pub key: String,
-    pub message: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigErrors {
-    pub file: PathBuf,
-    pub issues: Vec<Issue>,
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.issues.len();
-        write!(f, "{}: {n} problem{}", self.file.display(), if n == 1 { "" } else { "s" })?;
-        for i in &self.issues {
-            write!(f, "\n  {}: {}", i.key, i.message)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
+pub use menwei_core::config::{ConfigErrors, Issue};
+use menwei_core::config::{Issues, parse_toml};
 
 /// Replaces `${NAME}` with the environment variable's value, so that secrets stay out of the
 /// file. An unset variable is an error naming it (never its value).
@@ -128,17 +106,12 @@ fn safe_id(s: &str) -> bool {
 }
 
 pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
-    let fail = |issues| ConfigErrors { file: path.to_owned(), issues };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(vec![Issue { key: "(file)".into(), message: format!("cannot read: {e}") }]))?;
-    let raw: raw::CentralFile = toml::from_str(&text).map_err(|e| {
-        let key =
-            e.span().map_or("(file)".to_owned(), |s| format!("line {}", text[..s.start].matches('\n').count() + 1));
-        fail(vec![Issue { key, message: e.message().to_owned() }])
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigErrors::one(path, "(file)", format!("cannot read: {e}")))?;
+    let raw: raw::CentralFile = parse_toml(&text, path)?;
     let base = path.parent().map(Path::to_owned).unwrap_or_default();
-    let mut issues = Vec::new();
-    let mut add = |key: &str, message: String| issues.push(Issue { key: key.into(), message });
+    let mut issues = Issues::default();
+    let mut add = |key: &str, message: String| issues.add(key, message);
 
     let log_json = match raw.log.format.as_deref().unwrap_or("human") {
         "human" => false,
@@ -184,8 +157,6 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
     if !safe_id(&share_group) {
         add("broker.share_group", format!("`{share_group}` may use only A-Z, a-z, 0-9, `-` and `_` (1 to 64)"));
     }
-    if !issues.is_empty() {
-        return Err(fail(issues));
-    }
+    issues.finish(path)?;
     Ok(CentralConfig { log_json, log_filter, listen, database, broker_url, client_id, share_group })
 }

@@ -5,6 +5,7 @@
 //! neither needs to know the other exists. Pure logic that several crates share lives here too,
 //! so it can be tested and fuzzed without cameras, models or brokers.
 
+pub mod config;
 pub mod frame;
 pub mod geom;
 pub mod handoff;

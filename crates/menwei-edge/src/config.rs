@@ -6,7 +6,6 @@
 //! every camera, which may override them.
 
 use std::collections::HashSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -112,41 +111,8 @@ pub struct Camera {
     pub face_score_threshold: f32,
 }
 
-/// One problem in a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Issue {
-    pub key: String,
-    pub message: String,
-}
-
-/// Every problem found in a config file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConfigErrors {
-    pub file: PathBuf,
-    pub issues: Vec<Issue>,
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.issues.len();
-        write!(f, "{}: {n} problem{}", self.file.display(), if n == 1 { "" } else { "s" })?;
-        for i in &self.issues {
-            write!(f, "\n  {}: {}", i.key, i.message)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
-#[derive(Default)]
-struct Issues(Vec<Issue>);
-
-impl Issues {
-    fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Issue { key: key.into(), message: message.into() });
-    }
-}
+pub use menwei_core::config::{ConfigErrors, Issue};
+use menwei_core::config::{Issues, parse_toml};
 
 /// Ids become MQTT topic segments and metric labels: keep them to a safe alphabet.
 fn check_id(issues: &mut Issues, key: &str, id: &str) {
@@ -159,23 +125,14 @@ fn check_id(issues: &mut Issues, key: &str, id: &str) {
 
 /// Reads and validates `path`.
 pub fn load(path: &Path) -> Result<EdgeConfig, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
-        file: path.to_owned(),
-        issues: vec![Issue { key: "(file)".into(), message: format!("cannot read: {e}") }],
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigErrors::one(path, "(file)", format!("cannot read: {e}")))?;
     parse(&text, path)
 }
 
 /// Validates `text` as if read from `path` (which anchors relative paths).
 pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
-    let errors = |issues| ConfigErrors { file: path.to_owned(), issues };
-    let raw: raw::EdgeFile = toml::from_str(text).map_err(|e| {
-        let key = e.span().map_or("(file)".to_owned(), |s| {
-            let line = text[..s.start].matches('\n').count() + 1;
-            format!("line {line}")
-        });
-        errors(vec![Issue { key, message: e.message().to_owned() }])
-    })?;
+    let raw: raw::EdgeFile = parse_toml(text, path)?;
     let base = path.parent().map(Path::to_owned).unwrap_or_default();
     let resolve = |p: &Path| {
         if p.is_absolute() { p.to_owned() } else { base.join(p) }
@@ -297,9 +254,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
     }
 
-    if !issues.0.is_empty() {
-        return Err(errors(issues.0));
-    }
+    issues.finish(path)?;
     Ok(EdgeConfig {
         compound_id: raw.compound_id,
         log_format,

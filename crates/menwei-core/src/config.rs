@@ -1,0 +1,91 @@
+//! What every binary's config validation reports: each problem with its key path, all at once.
+//!
+//! Each binary keeps its own raw structs (unknown keys denied) and typed config; this module
+//! is the shared reporting half, so that `check-config` looks the same for every binary.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// One problem in a config file, at a key path such as `cameras[1].detect_fps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issue {
+    pub key: String,
+    pub message: String,
+}
+
+/// Every problem found in a config file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigErrors {
+    pub file: PathBuf,
+    pub issues: Vec<Issue>,
+}
+
+impl ConfigErrors {
+    pub fn one(file: &Path, key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { file: file.to_owned(), issues: vec![Issue { key: key.into(), message: message.into() }] }
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.issues.len();
+        write!(f, "{}: {n} problem{}", self.file.display(), if n == 1 { "" } else { "s" })?;
+        for i in &self.issues {
+            write!(f, "\n  {}: {}", i.key, i.message)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Collects problems during validation.
+#[derive(Debug, Default)]
+pub struct Issues(Vec<Issue>);
+
+impl Issues {
+    pub fn add(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Issue { key: key.into(), message: message.into() });
+    }
+
+    /// `Ok` when nothing was found, else every problem, attributed to `file`.
+    pub fn finish(self, file: &Path) -> Result<(), ConfigErrors> {
+        if self.0.is_empty() { Ok(()) } else { Err(ConfigErrors { file: file.to_owned(), issues: self.0 }) }
+    }
+}
+
+/// Deserialises `text` (read from `file`); a syntax error or an unknown key is reported with
+/// its line.
+pub fn parse_toml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigErrors> {
+    toml::from_str(text).map_err(|e| {
+        let key =
+            e.span().map_or("(file)".to_owned(), |s| format!("line {}", text[..s.start].matches('\n').count() + 1));
+        ConfigErrors::one(file, key, e.message())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct T {
+        a: u32,
+    }
+
+    #[test]
+    fn unknown_keys_name_their_line_and_issues_list_all() {
+        let e = parse_toml::<T>("a = 1\n\nb = 2\n", Path::new("x.toml")).unwrap_err();
+        assert_eq!(e.issues[0].key, "line 3");
+        assert!(e.to_string().starts_with("x.toml: 1 problem\n  line 3: unknown field `b`"), "{e}");
+        let mut i = Issues::default();
+        i.add("k1", "m1");
+        i.add("k2", "m2");
+        assert_eq!(i.finish(Path::new("y")).unwrap_err().to_string(), "y: 2 problems\n  k1: m1\n  k2: m2");
+        assert!(Issues::default().finish(Path::new("y")).is_ok());
+    }
+}
