@@ -14,20 +14,13 @@ pub mod raw {
     #[serde(deny_unknown_fields)]
     pub struct CentralFile {
         #[serde(default)]
-        pub log: Log,
+        pub log: RawLog,
         #[serde(default)]
         pub http: Http,
         #[serde(default)]
         pub database: Database,
         #[serde(default)]
         pub broker: Broker,
-    }
-
-    #[derive(Debug, Default, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Log {
-        pub format: Option<String>,
-        pub filter: Option<String>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -71,7 +64,7 @@ impl fmt::Debug for DatabaseUrl {
 
 #[derive(Clone, Debug)]
 pub struct CentralConfig {
-    pub log_json: bool,
+    pub log_format: LogFormat,
     pub log_filter: String,
     pub listen: SocketAddr,
     pub database: DatabaseUrl,
@@ -80,8 +73,8 @@ pub struct CentralConfig {
     pub share_group: String,
 }
 
-pub use menwei_core::config::{ConfigErrors, Issue};
-use menwei_core::config::{Issues, parse_toml};
+pub use menwei_core::config::{ConfigErrors, Issue, LogFormat};
+use menwei_core::config::{Issues, RawLog, parse_toml};
 
 /// Replaces `${NAME}` with the environment variable's value, so that secrets stay out of the
 /// file. An unset variable is an error naming it (never its value).
@@ -111,16 +104,8 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
     let raw: raw::CentralFile = parse_toml(&text, path)?;
     let base = path.parent().map(Path::to_owned).unwrap_or_default();
     let mut issues = Issues::default();
+    let log_format = raw.log.format(&mut issues);
     let mut add = |key: &str, message: String| issues.add(key, message);
-
-    let log_json = match raw.log.format.as_deref().unwrap_or("human") {
-        "human" => false,
-        "json" => true,
-        other => {
-            add("log.format", format!("`{other}` is not one of human, json"));
-            false
-        }
-    };
     let log_filter = raw.log.filter.unwrap_or_else(|| "info".into());
     let listen_s = raw.http.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
     let listen = listen_s.parse().unwrap_or_else(|e| {
@@ -158,5 +143,5 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
         add("broker.share_group", format!("`{share_group}` may use only A-Z, a-z, 0-9, `-` and `_` (1 to 64)"));
     }
     issues.finish(path)?;
-    Ok(CentralConfig { log_json, log_filter, listen, database, broker_url, client_id, share_group })
+    Ok(CentralConfig { log_format, log_filter, listen, database, broker_url, client_id, share_group })
 }

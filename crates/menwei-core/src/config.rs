@@ -56,6 +56,35 @@ impl Issues {
     }
 }
 
+/// The `[log]` table every binary has, as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: Option<String>,
+    pub filter: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+impl RawLog {
+    /// The format (default human); an unknown value is reported at `log.format`.
+    pub fn format(&self, issues: &mut Issues) -> LogFormat {
+        match self.format.as_deref().unwrap_or("human") {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => {
+                issues.add("log.format", format!("`{other}` is not one of human, json"));
+                LogFormat::Human
+            }
+        }
+    }
+}
+
 /// Deserialises `text` (read from `file`); a syntax error or an unknown key is reported with
 /// its line.
 pub fn parse_toml<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T, ConfigErrors> {

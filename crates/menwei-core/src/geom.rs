@@ -31,6 +31,17 @@ impl BoxXyxy {
         self.width() * self.height()
     }
 
+    /// The box limited to a `width` x `height` frame.
+    pub fn clamp_to(&self, width: u32, height: u32) -> BoxXyxy {
+        let (w, h) = (width as f32, height as f32);
+        BoxXyxy {
+            x1: self.x1.clamp(0.0, w),
+            y1: self.y1.clamp(0.0, h),
+            x2: self.x2.clamp(0.0, w),
+            y2: self.y2.clamp(0.0, h),
+        }
+    }
+
     /// Intersection over union; 0 for disjoint or empty boxes.
     pub fn iou(&self, other: &BoxXyxy) -> f32 {
         let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);

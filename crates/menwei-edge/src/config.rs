@@ -21,7 +21,7 @@ pub mod raw {
     pub struct EdgeFile {
         pub compound_id: String,
         #[serde(default)]
-        pub log: Log,
+        pub log: RawLog,
         #[serde(default)]
         pub runtime: Runtime,
         pub models: Models,
@@ -29,13 +29,6 @@ pub mod raw {
         pub defaults: CameraSettings,
         #[serde(default)]
         pub cameras: Vec<Camera>,
-    }
-
-    #[derive(Debug, Default, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Log {
-        pub format: Option<String>,
-        pub filter: Option<String>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -97,12 +90,6 @@ pub struct EdgeConfig {
     pub cameras: Vec<Camera>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    Human,
-    Json,
-}
-
 /// A camera with its inherited settings resolved.
 #[derive(Clone, Debug)]
 pub struct Camera {
@@ -111,8 +98,8 @@ pub struct Camera {
     pub face_score_threshold: f32,
 }
 
-pub use menwei_core::config::{ConfigErrors, Issue};
-use menwei_core::config::{Issues, parse_toml};
+pub use menwei_core::config::{ConfigErrors, Issue, LogFormat};
+use menwei_core::config::{Issues, RawLog, parse_toml};
 
 /// Ids become MQTT topic segments and metric labels: keep them to a safe alphabet.
 fn check_id(issues: &mut Issues, key: &str, id: &str) {
@@ -140,14 +127,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
     let mut issues = Issues::default();
 
     check_id(&mut issues, "compound_id", &raw.compound_id);
-    let log_format = match raw.log.format.as_deref().unwrap_or("human") {
-        "human" => LogFormat::Human,
-        "json" => LogFormat::Json,
-        other => {
-            issues.add("log.format", format!("`{other}` is not one of human, json"));
-            LogFormat::Human
-        }
-    };
+    let log_format = raw.log.format(&mut issues);
     let log_filter = raw.log.filter.unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
     if let Err(e) = log_filter.parse::<tracing_subscriber::EnvFilter>() {
         issues.add("log.filter", format!("invalid filter: {e}"));

@@ -120,7 +120,7 @@ impl ScrfdDetector {
                     Point { x, y }
                 });
                 self.candidates.push(FaceDetection {
-                    bbox: clamp_box(BoxXyxy { x1, y1, x2, y2 }, frame.width(), frame.height()),
+                    bbox: BoxXyxy { x1, y1, x2, y2 }.clamp_to(frame.width(), frame.height()),
                     score,
                     landmarks,
                 });
@@ -128,9 +128,4 @@ impl ScrfdDetector {
         }
         Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| (f.bbox, f.score)))
     }
-}
-
-fn clamp_box(b: BoxXyxy, w: u32, h: u32) -> BoxXyxy {
-    let (w, h) = (w as f32, h as f32);
-    BoxXyxy { x1: b.x1.clamp(0.0, w), y1: b.y1.clamp(0.0, h), x2: b.x2.clamp(0.0, w), y2: b.y2.clamp(0.0, h) }
 }
