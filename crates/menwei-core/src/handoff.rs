@@ -25,6 +25,7 @@ pub struct Latest<T> {
     ready: Condvar,
     put: AtomicU64,
     overwritten: AtomicU64,
+    taken: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl<T> Default for Latest<T> {
             ready: Condvar::new(),
             put: AtomicU64::new(0),
             overwritten: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
         }
     }
 }
@@ -70,12 +72,20 @@ impl<T> Latest<T> {
             .ready
             .wait_timeout_while(s, timeout, |s| s.item.is_none() && !s.closed)
             .unwrap_or_else(|e| e.into_inner());
-        s.item.take()
+        self.count_taken(s.item.take())
     }
 
     /// Takes the newest item if there is one.
     pub fn try_take(&self) -> Option<T> {
-        self.slot.lock().unwrap_or_else(|e| e.into_inner()).item.take()
+        let item = self.slot.lock().unwrap_or_else(|e| e.into_inner()).item.take();
+        self.count_taken(item)
+    }
+
+    fn count_taken(&self, item: Option<T>) -> Option<T> {
+        if item.is_some() {
+            self.taken.fetch_add(1, Ordering::Relaxed);
+        }
+        item
     }
 
     /// Whether an item is waiting (without taking it).
@@ -102,6 +112,11 @@ impl<T> Latest<T> {
     pub fn overwritten_count(&self) -> u64 {
         self.overwritten.load(Ordering::Relaxed)
     }
+
+    /// Items a consumer took.
+    pub fn taken_count(&self) -> u64 {
+        self.taken.load(Ordering::Relaxed)
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +134,7 @@ mod tests {
         assert_eq!(l.try_take(), Some(3));
         assert!(!l.has_item());
         assert_eq!(l.try_take(), None);
-        assert_eq!((l.put_count(), l.overwritten_count()), (3, 2));
+        assert_eq!((l.put_count(), l.overwritten_count(), l.taken_count()), (3, 2, 1));
     }
 
     #[test]

@@ -10,4 +10,5 @@ pub mod frame;
 pub mod geom;
 pub mod handoff;
 pub mod image;
+pub mod metrics;
 pub mod plate;

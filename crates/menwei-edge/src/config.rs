@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use menwei_capture::{CameraConfig, SourceUrl};
+use menwei_capture::{CameraConfig, Decode, SourceUrl};
 use serde::Deserialize;
 
 pub mod raw {
@@ -57,6 +57,8 @@ pub mod raw {
         pub rtsp_transport: Option<String>,
         pub rtsp_latency_ms: Option<i64>,
         pub scale_width: Option<i64>,
+        pub decode: Option<String>,
+        pub decode_threads: Option<i64>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -223,8 +225,23 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         if let Some(w) = sw.filter(|w| !(32..=7680).contains(w) || w % 2 != 0) {
             issues.add(sw_key, format!("{w} is not an even width between 32 and 7680"));
         }
+        let (dec, dec_key) = pick!(decode);
+        let decode = match dec.as_deref() {
+            None => Decode::Software,
+            Some(d) => Decode::parse(d).unwrap_or_else(|| {
+                issues.add(dec_key, format!("`{d}` is not one of {}", Decode::CHOICES));
+                Decode::Software
+            }),
+        };
+        let (dt, dt_key) = pick!(decode_threads);
+        let decode_threads = dt.unwrap_or(1);
+        if !(1..=16).contains(&decode_threads) {
+            issues.add(dt_key, format!("{decode_threads} is not between 1 and 16"));
+        }
         if let Some(url) = url {
             let mut cap = CameraConfig::new(&c.id, url);
+            cap.decode = decode;
+            cap.decode_threads = decode_threads.clamp(1, 16) as u32;
             cap.looping = c.looping;
             cap.watchdog = Duration::from_secs_f64(watchdog.clamp(1.0, 3600.0));
             cap.rtsp_tcp = rtsp_tcp;

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use menwei_capture::{Camera, CameraState};
+use menwei_capture::{Camera, CameraState, FrameSource};
 use menwei_vision::face::{FaceDetection, ScrfdConfig, ScrfdDetector};
 use menwei_vision::{ModelStore, Runtime, SessionOptions, VerifiedModel};
 use serde::Serialize;
@@ -115,13 +115,13 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
         let mut worked = false;
         let mut all_done = true;
         for (i, cam) in cameras.iter().enumerate() {
-            let done = cam.frames.is_closed();
+            let done = cam.frames().is_closed();
             all_done &= done;
             let now = Instant::now();
             if now < next_due[i] {
                 continue;
             }
-            let Some(frame) = cam.frames.try_take() else {
+            let Some(frame) = cam.frames().try_take() else {
                 continue;
             };
             worked = true;
@@ -149,7 +149,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             out.write_all(b"\n")?;
         }
         // Ended cameras may still hold a last frame that is not yet due: wait for it.
-        if all_done && !cameras.iter().any(|c| c.frames.has_item()) {
+        if all_done && !cameras.iter().any(|c| c.frames().has_item()) {
             break;
         }
         if !worked {
@@ -158,9 +158,9 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     }
     out.flush()?;
     for ((cam, s), total) in cameras.into_iter().zip(summary.iter_mut()).zip(detect_total_ms) {
-        s.frames_received = cam.stats.frames_received.load(Ordering::Relaxed);
-        s.reconnects = cam.stats.reconnects.load(Ordering::Relaxed);
-        s.frames_overwritten = cam.frames.overwritten_count();
+        s.frames_received = cam.frames().put_count();
+        s.reconnects = cam.stats().reconnects.load(Ordering::Relaxed);
+        s.frames_overwritten = cam.frames().overwritten_count();
         s.mean_detect_ms = if s.frames_analysed > 0 { total / s.frames_analysed as f64 } else { 0.0 };
         cam.stop();
     }

@@ -46,6 +46,8 @@ id = "a"
 url = "missing.mp4"
 face_score_threshold = 1.5
 rtsp_transport = "quic"
+decode = "cuda"
+decode_threads = 0
 "#,
         models.display()
     );
@@ -64,11 +66,13 @@ rtsp_transport = "quic"
         "cameras[1].url",
         "cameras[1].face_score_threshold",
         "cameras[1].rtsp_transport",
+        "cameras[1].decode",
+        "cameras[1].decode_threads",
     ] {
         assert!(keys.contains(&want), "{want} missing from:\n{err}");
     }
     let shown = err.to_string();
-    assert!(shown.contains("10 problems") || shown.contains("11 problems"), "{shown}");
+    assert!(shown.contains("12 problems") || shown.contains("13 problems"), "{shown}");
 }
 
 #[test]

@@ -1,0 +1,165 @@
+//! An RTSP server in the process (gst-rtsp-server), for tests, benchmarks and the demo.
+//!
+//! It listens on 127.0.0.1 only. [`RtspServer::stop`] drops every client and closes the
+//! listening socket, and [`RtspServer::start`] on the same port brings it back, which is how
+//! tests take a "camera" away and return it. Every mount counts the frames it sent (buffers
+//! entering its payloader `pay0`), so tests can compare frames received with frames sent
+//! instead of with wall-clock time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer::prelude::*;
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+
+use crate::CaptureError;
+
+/// A running server.
+#[derive(Debug)]
+pub struct RtspServer {
+    port: u16,
+    server: rtsp::RTSPServer,
+    source: Option<glib::SourceId>,
+    ctx: glib::MainContext,
+    main_loop: glib::MainLoop,
+    thread: Option<std::thread::JoinHandle<()>>,
+    sent: HashMap<String, Arc<AtomicU64>>,
+}
+
+/// What a mount serves: a `gst-launch` description in parentheses whose payloader is `pay0`.
+#[derive(Clone, Debug)]
+pub struct Mount {
+    pub path: String,
+    pub launch: String,
+}
+
+impl Mount {
+    pub fn new(path: &str, launch: impl Into<String>) -> Self {
+        Self { path: path.to_owned(), launch: launch.into() }
+    }
+
+    /// A live SMPTE test pattern in H.264 (`h265 = false`) or H.265, with a keyframe every
+    /// second.
+    pub fn test_pattern(path: &str, width: u32, height: u32, fps: u32, h265: bool) -> Self {
+        let enc = if h265 {
+            format!("x265enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} ! rtph265pay")
+        } else {
+            format!(
+                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 ! rtph264pay \
+                 config-interval=1"
+            )
+        };
+        Self::new(
+            path,
+            format!(
+                "( videotestsrc is-live=true pattern=smpte ! video/x-raw,width={width},height={height},\
+                 framerate={fps}/1 ! {enc} name=pay0 pt=96 )"
+            ),
+        )
+    }
+
+    /// An MP4 file's H.264 stream, sent as it is (no re-encoding), at the file's frame rate.
+    pub fn h264_file(path: &str, file: &std::path::Path) -> Self {
+        Self::new(
+            path,
+            format!(
+                "( filesrc location=\"{}\" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )",
+                file.display()
+            ),
+        )
+    }
+
+    /// Audio only: a camera URL that points at the wrong stream.
+    pub fn audio_only(path: &str) -> Self {
+        Self::new(path, "( audiotestsrc is-live=true ! audio/x-raw,rate=8000,channels=1 ! rtpL16pay name=pay0 pt=96 )")
+    }
+}
+
+impl RtspServer {
+    /// Starts serving `mounts` on 127.0.0.1:`port` (0 picks a free port).
+    pub fn start(port: u16, mounts: &[Mount]) -> Result<Self, CaptureError> {
+        gst::init().map_err(|e| CaptureError::Init(e.to_string()))?;
+        let fail = |what: String| CaptureError::Init(format!("RTSP server on port {port}: {what}"));
+        let server = rtsp::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service(&port.to_string());
+        let points = server.mount_points().ok_or_else(|| fail("no mount points".into()))?;
+        let mut sent = HashMap::new();
+        for m in mounts {
+            let factory = rtsp::RTSPMediaFactory::new();
+            factory.set_launch(&m.launch);
+            factory.set_shared(false);
+            let count = Arc::new(AtomicU64::new(0));
+            let c = count.clone();
+            factory.connect_media_configure(move |_, media| {
+                let Ok(bin) = media.element().downcast::<gst::Bin>() else {
+                    return;
+                };
+                if let Some(pad) = bin.by_name("pay0").and_then(|p| p.static_pad("sink")) {
+                    let c = c.clone();
+                    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+                        c.fetch_add(1, Ordering::Relaxed);
+                        gst::PadProbeReturn::Ok
+                    });
+                }
+            });
+            points.add_factory(&m.path, factory);
+            sent.insert(m.path.clone(), count);
+        }
+        let ctx = glib::MainContext::new();
+        let main_loop = glib::MainLoop::new(Some(&ctx), false);
+        let source = server.attach(Some(&ctx)).map_err(|e| fail(format!("cannot listen: {e}")))?;
+        let bound = server.bound_port();
+        let port = u16::try_from(bound).map_err(|_| fail(format!("bound to port {bound}")))?;
+        let ml = main_loop.clone();
+        let c = ctx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("rtsp-{port}"))
+            .spawn(move || {
+                let _ = c.with_thread_default(|| ml.run());
+            })
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Self { port, server, source: Some(source), ctx, main_loop, thread: Some(thread), sent })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `rtsp://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("rtsp://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Frames the mount at `path` sent, over all clients and sessions.
+    pub fn frames_sent(&self, path: &str) -> u64 {
+        self.sent.get(path).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    /// Drops every client, closes the listening socket and stops the server's thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.server.client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        // The listening socket's source lives in the server's own context, not the default one.
+        if let Some(src) = self.source.take().and_then(|id| self.ctx.find_source_by_id(&id)) {
+            src.destroy();
+        }
+        self.main_loop.quit();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
