@@ -364,3 +364,36 @@ fn decoder_choice_probes_hardware_and_falls_back() {
         }
     }
 }
+
+#[test]
+fn a_stream_that_turns_corrupt_is_reset_and_recovers() {
+    // A live H.264 stream whose bytes turn to noise after its first 300 kB (about a second).
+    // Each new session starts clean again, as a camera that glitched would after a reconnect.
+    let server = RtspServer::start(
+        0,
+        &[Mount::new(
+            "/glitch",
+            "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=25/1 \
+             ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bframes=0 \
+             ! breakmydata skip=300000 probability=0.05 ! rtph264pay name=pay0 pt=96 config-interval=1 )",
+        )],
+    )
+    .unwrap();
+    let states = States::default();
+    let mut cfg = rtsp_camera("glitch", &server.url("/glitch"));
+    cfg.watchdog = Duration::from_secs(2);
+    let cam = Camera::start(cfg, states.sink()).unwrap();
+    take(&cam, 5, Duration::from_secs(20));
+    wait_until("the corrupt stream to be reset", Duration::from_secs(30), || {
+        let n = states.names("glitch");
+        n.iter().skip_while(|s| **s != "streaming").any(|s| *s == "stalled" || *s == "failed")
+    });
+    let before = cam.frames().put_count();
+    wait_until("frames after the reset", Duration::from_secs(30), || cam.frames().put_count() > before + 5);
+    let decoded = cam.stats().decoded_frames.load(std::sync::atomic::Ordering::Relaxed);
+    cam.stop();
+    let names = states.names("glitch");
+    eprintln!("states: {names:?}; {decoded} frames decoded");
+    let reset = names.iter().position(|s| *s == "stalled" || *s == "failed").unwrap();
+    assert!(names[reset..].contains(&"streaming"), "{names:?}");
+}
