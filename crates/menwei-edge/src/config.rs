@@ -145,8 +145,8 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         Ok(store) => {
             if let Err(e) = store.entry(&face_detector) {
                 issues.add("models.face_detector", e.to_string());
-            } else if face_detector != "scrfd_500m" {
-                issues.add("models.face_detector", "only scrfd_500m can drive the pipeline yet");
+            } else if !matches!(store.entry(&face_detector).map(|e| &e.task), Ok(menwei_vision::Task::FaceDetection)) {
+                issues.add("models.face_detector", format!("`{face_detector}` is not a face-detection model"));
             }
         }
         Err(e) => issues.add("models.manifest", e.to_string()),

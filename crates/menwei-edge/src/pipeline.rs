@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use menwei_capture::{Camera, CameraState, FrameSource};
-use menwei_vision::face::{FaceDetection, ScrfdConfig, ScrfdDetector};
+use menwei_vision::face::{FaceDetection, FaceDetector};
 use menwei_vision::{ModelStore, Runtime, SessionOptions, VerifiedModel};
 use serde::Serialize;
 use tracing::{info, warn};
@@ -84,12 +84,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     // One session for all cameras, at the lowest camera threshold; each camera's own
     // threshold is applied afterwards.
     let min_threshold = cfg.cameras.iter().map(|c| c.face_score_threshold).fold(1.0f32, f32::min);
-    let mut detector = ScrfdDetector::new(
-        &rt,
-        &model,
-        &opts,
-        ScrfdConfig { score_threshold: min_threshold, ..ScrfdConfig::default() },
-    )?;
+    let mut detector = FaceDetector::open(&rt, &model, &opts, 640, min_threshold)?;
 
     let on_state: menwei_capture::StateSink = Arc::new(|id, state| match state {
         CameraState::Failed { reason, retry_in } => {

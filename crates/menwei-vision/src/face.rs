@@ -1,4 +1,5 @@
-//! Face detection with SCRFD (5 landmarks).
+//! Face detection with 5 landmarks: SCRFD by default, CenterFace as the permissively licensed
+//! alternative. Both give boxes, landmarks and scores in frame pixels.
 
 use menwei_core::geom::{BoxXyxy, Point};
 use menwei_core::image::RgbView;
@@ -73,9 +74,7 @@ impl ScrfdDetector {
 
     /// The model input used for a frame of `fw` x `fh`.
     pub fn input_size(&self, fw: u32, fh: u32) -> (u32, u32) {
-        let scale = (self.cfg.input_w as f32 / fw as f32).min(self.cfg.input_h as f32 / fh as f32).min(1.0);
-        let round = |v: u32, max: u32| ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max);
-        (round(fw, self.cfg.input_w), round(fh, self.cfg.input_h))
+        fit_input(fw, fh, self.cfg.input_w, self.cfg.input_h)
     }
 
     /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
@@ -127,5 +126,148 @@ impl ScrfdDetector {
             }
         }
         Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| (f.bbox, f.score)))
+    }
+}
+
+/// CenterFace settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CenterFaceConfig {
+    /// Largest model input, as for SCRFD: multiples of 32, the frame scaled down to fit.
+    pub input_w: u32,
+    pub input_h: u32,
+    pub score_threshold: f32,
+    pub nms_iou: f32,
+}
+
+impl Default for CenterFaceConfig {
+    fn default() -> Self {
+        Self { input_w: 640, input_h: 640, score_threshold: 0.5, nms_iou: 0.3 }
+    }
+}
+
+/// Raw RGB, no scaling.
+const CENTERFACE_NORM: Normalize = Normalize { mean: [0.0; 3], scale: [1.0; 3], bgr: false };
+
+/// A CenterFace session (MIT licensed; the permissive alternative to SCRFD). Its outputs are
+/// dense maps at stride 4: a face-centre heatmap, log box sizes, centre offsets and landmark
+/// offsets relative to the box.
+#[derive(Debug)]
+pub struct CenterFaceDetector {
+    session: Session,
+    cfg: CenterFaceConfig,
+    resizer: Resizer,
+    tensor: Vec<f32>,
+    candidates: Vec<FaceDetection>,
+}
+
+impl CenterFaceDetector {
+    pub fn new(
+        rt: &Runtime,
+        model: &VerifiedModel,
+        opts: &SessionOptions,
+        cfg: CenterFaceConfig,
+    ) -> Result<Self, VisionError> {
+        if !cfg.input_w.is_multiple_of(32) || !cfg.input_h.is_multiple_of(32) || cfg.input_w == 0 || cfg.input_h == 0 {
+            return Err(VisionError::Config(format!(
+                "CenterFace input size {}x{} must be a non-zero multiple of 32",
+                cfg.input_w, cfg.input_h
+            )));
+        }
+        let session = rt.session(model, opts)?;
+        Ok(Self { session, cfg, resizer: Resizer::default(), tensor: Vec::new(), candidates: Vec::new() })
+    }
+
+    /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
+    pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
+        let (w, h) = fit_input(frame.width(), frame.height(), self.cfg.input_w, self.cfg.input_h);
+        let lb = self.resizer.letterbox(frame, w, h, &CENTERFACE_NORM, &mut self.tensor);
+        let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], self.tensor.as_slice()))
+            .map_err(|e| VisionError::run("centerface", e))?;
+        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("centerface", e))?;
+        let get = |i: usize| -> Result<&[f32], VisionError> {
+            outputs[i].try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| VisionError::run("centerface", e))
+        };
+        let (heat, scale, offset, lms) = (get(0)?, get(1)?, get(2)?, get(3)?);
+        let (cols, rows) = ((w / 4) as usize, (h / 4) as usize);
+        let plane = cols * rows;
+        if heat.len() < plane || scale.len() < 2 * plane || offset.len() < 2 * plane || lms.len() < 10 * plane {
+            return Err(VisionError::Output {
+                model: "centerface",
+                detail: format!("{} heatmap values for a {cols}x{rows} map", heat.len()),
+            });
+        }
+        self.candidates.clear();
+        for (i, &score) in heat[..plane].iter().enumerate() {
+            if score < self.cfg.score_threshold {
+                continue;
+            }
+            let (x, y) = ((i % cols) as f32, (i / cols) as f32);
+            let bh = scale[i].exp() * 4.0;
+            let bw = scale[plane + i].exp() * 4.0;
+            let cy = (y + offset[i] + 0.5) * 4.0;
+            let cx = (x + offset[plane + i] + 0.5) * 4.0;
+            let (x1, y1) = ((cx - bw / 2.0).max(0.0), (cy - bh / 2.0).max(0.0));
+            let (fx1, fy1) = lb.to_frame(x1, y1);
+            let (fx2, fy2) = lb.to_frame(x1 + bw, y1 + bh);
+            let landmarks = std::array::from_fn(|j| {
+                let (lx, ly) = lb.to_frame(x1 + lms[(2 * j + 1) * plane + i] * bw, y1 + lms[2 * j * plane + i] * bh);
+                Point { x: lx, y: ly }
+            });
+            self.candidates.push(FaceDetection {
+                bbox: BoxXyxy { x1: fx1, y1: fy1, x2: fx2, y2: fy2 }.clamp_to(frame.width(), frame.height()),
+                score,
+                landmarks,
+            });
+        }
+        Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| (f.bbox, f.score)))
+    }
+}
+
+/// The model input for a frame of `fw` x `fh`: scaled down to fit `max_w` x `max_h` (never up),
+/// each side rounded up to a multiple of 32.
+fn fit_input(fw: u32, fh: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let scale = (max_w as f32 / fw as f32).min(max_h as f32 / fh as f32).min(1.0);
+    let round = |v: u32, max: u32| ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max);
+    (round(fw, max_w), round(fh, max_h))
+}
+
+/// The configured face detector.
+#[derive(Debug)]
+pub enum FaceDetector {
+    Scrfd(ScrfdDetector),
+    CenterFace(CenterFaceDetector),
+}
+
+impl FaceDetector {
+    /// Opens the detector the model's name says: `centerface` or an SCRFD model.
+    pub fn open(
+        rt: &Runtime,
+        model: &VerifiedModel,
+        opts: &SessionOptions,
+        max_input: u32,
+        score_threshold: f32,
+    ) -> Result<Self, VisionError> {
+        Ok(if model.entry.name.starts_with("centerface") {
+            FaceDetector::CenterFace(CenterFaceDetector::new(
+                rt,
+                model,
+                opts,
+                CenterFaceConfig { input_w: max_input, input_h: max_input, score_threshold, ..Default::default() },
+            )?)
+        } else {
+            FaceDetector::Scrfd(ScrfdDetector::new(
+                rt,
+                model,
+                opts,
+                ScrfdConfig { input_w: max_input, input_h: max_input, score_threshold, ..Default::default() },
+            )?)
+        })
+    }
+
+    pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
+        match self {
+            FaceDetector::Scrfd(d) => d.detect(frame),
+            FaceDetector::CenterFace(d) => d.detect(frame),
+        }
     }
 }

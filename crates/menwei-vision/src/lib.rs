@@ -8,11 +8,14 @@
 //! - frames go from the decoder's strided RGB straight into the model tensor in one pass
 //!   ([`preprocess`]), because outside the model that is where a native pipeline wins.
 
+pub mod align;
+pub mod embed;
 pub mod face;
 pub mod manifest;
 pub mod plate;
 pub mod preprocess;
 pub mod probe;
+pub mod quality;
 pub mod runtime;
 
 pub use manifest::{ManifestError, ModelStore, Task, VerifiedModel};

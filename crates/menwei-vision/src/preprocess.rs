@@ -17,7 +17,7 @@ pub struct Normalize {
 
 impl Normalize {
     /// The value a padding pixel (black) takes in the tensor, per source channel.
-    fn pad(&self) -> [f32; 3] {
+    pub(crate) fn pad(&self) -> [f32; 3] {
         [-self.mean[0] * self.scale[0], -self.mean[1] * self.scale[1], -self.mean[2] * self.scale[2]]
     }
 }

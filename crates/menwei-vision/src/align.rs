@@ -1,0 +1,146 @@
+//! Face alignment: the similarity transform that puts five landmarks on the ArcFace template,
+//! and the warp that samples the aligned face straight into a model tensor.
+
+use menwei_core::geom::Point;
+use menwei_core::image::RgbView;
+
+use crate::preprocess::Normalize;
+
+/// The ArcFace 112x112 template: left eye, right eye, nose, left and right mouth corners.
+pub const ARCFACE_112: [Point; 5] = [
+    Point { x: 38.2946, y: 51.6963 },
+    Point { x: 73.5318, y: 51.5014 },
+    Point { x: 56.0252, y: 71.7366 },
+    Point { x: 41.5493, y: 92.3655 },
+    Point { x: 70.7299, y: 92.2041 },
+];
+
+/// `q = a * p + t` on points as complex numbers: a rotation and uniform scale (`a`) and a
+/// translation. No shear, no reflection.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Similarity {
+    pub a_re: f32,
+    pub a_im: f32,
+    pub t_x: f32,
+    pub t_y: f32,
+}
+
+impl Similarity {
+    /// The least-squares similarity taking `src` onto `dst` (Umeyama's method, in 2-D).
+    pub fn estimate(src: &[Point; 5], dst: &[Point; 5]) -> Similarity {
+        let mean = |p: &[Point; 5]| {
+            let (sx, sy) = p.iter().fold((0.0f64, 0.0f64), |(x, y), q| (x + f64::from(q.x), y + f64::from(q.y)));
+            (sx / 5.0, sy / 5.0)
+        };
+        let (psx, psy) = mean(src);
+        let (pdx, pdy) = mean(dst);
+        let (mut num_re, mut num_im, mut den) = (0.0f64, 0.0f64, 0.0f64);
+        for (p, q) in src.iter().zip(dst) {
+            let (px, py) = (f64::from(p.x) - psx, f64::from(p.y) - psy);
+            let (qx, qy) = (f64::from(q.x) - pdx, f64::from(q.y) - pdy);
+            // (q) * conj(p)
+            num_re += qx * px + qy * py;
+            num_im += qy * px - qx * py;
+            den += px * px + py * py;
+        }
+        let (a_re, a_im) = if den > 0.0 { (num_re / den, num_im / den) } else { (1.0, 0.0) };
+        let t_x = pdx - (a_re * psx - a_im * psy);
+        let t_y = pdy - (a_im * psx + a_re * psy);
+        Similarity { a_re: a_re as f32, a_im: a_im as f32, t_x: t_x as f32, t_y: t_y as f32 }
+    }
+
+    pub fn apply(&self, p: Point) -> Point {
+        Point { x: self.a_re * p.x - self.a_im * p.y + self.t_x, y: self.a_im * p.x + self.a_re * p.y + self.t_y }
+    }
+
+    pub fn inverse(&self) -> Similarity {
+        let n = self.a_re * self.a_re + self.a_im * self.a_im;
+        let (ir, ii) = (self.a_re / n, -self.a_im / n);
+        Similarity { a_re: ir, a_im: ii, t_x: -(ir * self.t_x - ii * self.t_y), t_y: -(ii * self.t_x + ir * self.t_y) }
+    }
+
+    /// The scale factor (template pixels per frame pixel).
+    pub fn scale(&self) -> f32 {
+        self.a_re.hypot(self.a_im)
+    }
+}
+
+/// Samples the face that `landmarks` mark in `frame` into a `[3, size, size]` tensor, aligned
+/// to the ArcFace template scaled to `size`, normalised with `norm`, bilinear, black outside
+/// the frame. Writes `out[..3 * size * size]`.
+pub fn warp_face(frame: RgbView<'_>, landmarks: &[Point; 5], size: u32, norm: &Normalize, out: &mut [f32]) {
+    let k = size as f32 / 112.0;
+    let dst = ARCFACE_112.map(|p| Point { x: p.x * k, y: p.y * k });
+    let inv = Similarity::estimate(landmarks, &dst).inverse();
+    let plane = (size * size) as usize;
+    let (w, h) = (frame.width() as i64, frame.height() as i64);
+    let pad = norm.pad();
+    let planes: [usize; 3] = if norm.bgr { [2, 1, 0] } else { [0, 1, 2] };
+    for v in 0..size {
+        for u in 0..size {
+            let s = inv.apply(Point { x: u as f32, y: v as f32 });
+            let (x0, y0) = (s.x.floor(), s.y.floor());
+            let (fx, fy) = (s.x - x0, s.y - y0);
+            let (x0, y0) = (x0 as i64, y0 as i64);
+            let idx = (v * size + u) as usize;
+            if x0 < -1 || y0 < -1 || x0 >= w || y0 >= h {
+                for c in 0..3 {
+                    out[planes[c] * plane + idx] = pad[c];
+                }
+                continue;
+            }
+            let px = |x: i64, y: i64| -> [f32; 3] {
+                if x < 0 || y < 0 || x >= w || y >= h {
+                    [0.0; 3]
+                } else {
+                    frame.pixel(x as u32, y as u32).map(f32::from)
+                }
+            };
+            let (a, b, c_, d) = (px(x0, y0), px(x0 + 1, y0), px(x0, y0 + 1), px(x0 + 1, y0 + 1));
+            for c in 0..3 {
+                let top = a[c] + (b[c] - a[c]) * fx;
+                let bottom = c_[c] + (d[c] - c_[c]) * fx;
+                let val = top + (bottom - top) * fy;
+                out[planes[c] * plane + idx] = (val - norm.mean[c]) * norm.scale[c];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_maps_onto_itself_and_a_moved_face_maps_back() {
+        let id = Similarity::estimate(&ARCFACE_112, &ARCFACE_112);
+        assert!((id.a_re - 1.0).abs() < 1e-5 && id.a_im.abs() < 1e-5 && id.t_x.abs() < 1e-3);
+        // The template rotated by 30 degrees, doubled and moved.
+        let (c, s) = (30f32.to_radians().cos(), 30f32.to_radians().sin());
+        let moved =
+            ARCFACE_112.map(|p| Point { x: 2.0 * (c * p.x - s * p.y) + 100.0, y: 2.0 * (s * p.x + c * p.y) + 40.0 });
+        let m = Similarity::estimate(&moved, &ARCFACE_112);
+        assert!((m.scale() - 0.5).abs() < 1e-4, "{}", m.scale());
+        for (p, q) in moved.iter().zip(&ARCFACE_112) {
+            let r = m.apply(*p);
+            assert!((r.x - q.x).abs() < 1e-3 && (r.y - q.y).abs() < 1e-3);
+        }
+        let back = m.inverse().apply(ARCFACE_112[2]);
+        assert!((back.x - moved[2].x).abs() < 1e-2 && (back.y - moved[2].y).abs() < 1e-2);
+    }
+
+    #[test]
+    fn warping_the_template_is_a_copy() {
+        // A 112x112 gradient whose landmarks are the template: the warp is the identity.
+        let data: Vec<u8> = (0..112 * 112).flat_map(|i| [(i % 112) as u8, (i / 112) as u8, 7]).collect();
+        let frame = RgbView::packed(112, 112, &data).unwrap();
+        let norm = Normalize { mean: [0.0; 3], scale: [1.0; 3], bgr: false };
+        let mut out = vec![0.0; 3 * 112 * 112];
+        warp_face(frame, &ARCFACE_112, 112, &norm, &mut out);
+        for &(x, y) in &[(0usize, 0usize), (50, 60), (111, 111)] {
+            let i = y * 112 + x;
+            assert!((out[i] - x as f32).abs() < 0.01 && (out[12544 + i] - y as f32).abs() < 0.01, "{x},{y}");
+            assert_eq!(out[2 * 12544 + i], 7.0);
+        }
+    }
+}
