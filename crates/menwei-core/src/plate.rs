@@ -190,6 +190,44 @@ impl PlateNumber {
         &self.text
     }
 
+    /// Whether some plate number starts with `prefix` (already normalised), as far as the
+    /// per-position rules tell: constrained decoders use it to prune, and still [`parse`] what
+    /// they finish. Cheap: no allocation.
+    ///
+    /// [`parse`]: PlateNumber::parse
+    pub fn could_start(prefix: &[char]) -> bool {
+        let Some(&first) = prefix.first() else {
+            return true;
+        };
+        if prefix.len() > 8 {
+            return false;
+        }
+        if first == 'W' {
+            return prefix.iter().enumerate().skip(1).all(|(i, &c)| match i {
+                1 => c == 'J',
+                2 => is_province(c),
+                _ => is_serial(c),
+            });
+        }
+        if first == '使' {
+            return prefix.len() <= 7 && prefix[1..].iter().all(char::is_ascii_digit);
+        }
+        if !is_province(first) {
+            return false;
+        }
+        prefix.iter().enumerate().skip(1).all(|(i, &c)| match i {
+            1 => c.is_ascii_uppercase() && c != 'I',
+            2..=5 => is_serial(c),
+            6 => is_serial(c) || "学警挂港澳领".contains(c),
+            _ => is_serial(c) && !"学警挂港澳领".contains(prefix[6]),
+        })
+    }
+
+    /// Every character that may appear in a plate number, for restricting a reader's classes.
+    pub fn alphabet() -> impl Iterator<Item = char> {
+        PROVINCES.chars().chain('0'..='9').chain('A'..='Z').chain("学警挂港澳领使".chars())
+    }
+
     /// The kind the text shows.
     pub fn kind(&self) -> PlateKind {
         let mut chars = self.text.chars();

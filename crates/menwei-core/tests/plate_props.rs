@@ -60,3 +60,22 @@ proptest! {
         prop_assert!(distance(&a, &b) <= a.chars().count().max(b.chars().count()) as f32);
     }
 }
+
+proptest! {
+    /// Every prefix of a valid plate could start a plate.
+    #[test]
+    fn prefixes_of_valid_plates_could_start_one(s in "[京沪粤皖][A-HJ-Z][0-9A-HJ-NP-Z]{5}") {
+        let chars: Vec<char> = s.chars().collect();
+        prop_assume!(PlateNumber::parse(&s).is_ok());
+        for n in 0..=chars.len() {
+            prop_assert!(PlateNumber::could_start(&chars[..n]), "{s} at {n}");
+        }
+    }
+}
+
+#[test]
+fn impossible_prefixes_are_refused() {
+    let c = |s: &str| PlateNumber::could_start(&s.chars().collect::<Vec<_>>());
+    assert!(c("") && c("粤") && c("WJ粤") && c("使12") && c("粤B3587学") && c("皖AD1234"));
+    assert!(!c("A") && !c("粤I") && !c("粤BO") && !c("粤B3学") && !c("粤B3587学1") && !c("WA") && !c("使A"));
+}

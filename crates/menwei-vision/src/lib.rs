@@ -9,8 +9,11 @@
 //!   ([`preprocess`]), because outside the model that is where a native pipeline wins.
 
 pub mod align;
+pub mod ctc;
 pub mod embed;
+pub mod eval;
 pub mod face;
+pub mod lpr;
 pub mod manifest;
 pub mod plate;
 pub mod preprocess;

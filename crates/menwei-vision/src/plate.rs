@@ -31,6 +31,8 @@ use ort::value::TensorRef;
 use serde::Serialize;
 use thiserror::Error;
 
+use menwei_core::plate::PlateNumber;
+
 use crate::preprocess::{Normalize, Resizer};
 use crate::{Runtime, SessionOptions, VerifiedModel, VisionError, nms};
 
@@ -51,13 +53,16 @@ pub struct PlateDetectorConfig {
     /// Longest side of the model input; the frame is scaled down to fit (never up), and the
     /// input is the scaled frame rounded up to multiples of 32. A multiple of 32.
     pub max_side: u32,
+    /// Scale small frames up by up to this factor (still within `max_side`): small plates in
+    /// small pictures are found more often when enlarged. 1 never scales up.
+    pub max_upscale: f32,
     pub score_threshold: f32,
     pub nms_iou: f32,
 }
 
 impl Default for PlateDetectorConfig {
     fn default() -> Self {
-        Self { max_side: 1600, score_threshold: 0.5, nms_iou: 0.4 }
+        Self { max_side: 1600, max_upscale: 2.0, score_threshold: 0.3, nms_iou: 0.4 }
     }
 }
 
@@ -137,7 +142,7 @@ impl PlateDetector {
     /// The model input used for a frame of `fw` x `fh`.
     pub fn input_size(&self, fw: u32, fh: u32) -> (u32, u32) {
         let max = self.cfg.max_side;
-        let scale = (max as f32 / fw.max(fh) as f32).min(1.0);
+        let scale = (max as f32 / fw.max(fh) as f32).min(self.cfg.max_upscale.max(1.0));
         let round = |v: u32| ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max);
         (round(fw), round(fh))
     }
@@ -321,6 +326,8 @@ pub struct PlateReaderConfig {
     /// 4 px of width (80 at 320). A multiple of 4; narrower than 320 costs accuracy (see the
     /// module documentation).
     pub input_w: u32,
+    /// Model input height: 32 for clp_rec, 48 for PP-OCRv4.
+    pub input_h: u32,
     /// Feed the planes as B, G, R, as PaddleOCR does with OpenCV images. Measured exact reads,
     /// BGR vs RGB: 988 vs 989 of the 1,000 CCPD crops, 33 vs 34 of 35 CCPD scenes and 134 vs
     /// 132 of 151 EasyPR plates end to end. A tie: BGR stays the default because it is the
@@ -334,11 +341,17 @@ pub struct PlateReaderConfig {
 
 impl Default for PlateReaderConfig {
     fn default() -> Self {
-        Self { input_w: 320, bgr: true, warp_w: 168, warp_h: 48 }
+        Self { input_w: 320, input_h: 32, bgr: true, warp_w: 168, warp_h: 48 }
     }
 }
 
-const REC_H: u32 = 32;
+impl PlateReaderConfig {
+    /// The defaults for a reader model: PP-OCRv4 models take 48 px high input, clp_rec 32.
+    pub fn for_model(name: &str) -> Self {
+        let input_h = if name.starts_with("ppocr") { 48 } else { 32 };
+        Self { input_h, ..Self::default() }
+    }
+}
 
 /// A clp_rec session with its character list and reusable buffers. Owned by one inference
 /// thread.
@@ -349,32 +362,84 @@ pub struct PlateReader {
     norm: Normalize,
     /// Class `i` (1-based; 0 is the CTC blank) is `chars[i - 1]`.
     chars: Vec<String>,
+    /// The model's classes that are plate characters, with the character.
+    plate_classes: Vec<(usize, char)>,
+    /// The same characters numbered 1.. in the compact matrix (0 is the blank).
+    alphabet: Vec<(usize, char)>,
     resizer: Resizer,
     tensor: Vec<f32>,
     warped: Vec<u8>,
+    /// The last inference's `[T, classes]` probabilities.
+    probs: Vec<f32>,
+    classes: usize,
+    /// The same, restricted to the blank and the plate characters: `[T, 1 + alphabet]`.
+    compact: Vec<f32>,
+    name: &'static str,
 }
 
 impl PlateReader {
-    /// Opens the reader; the character list is the model's first companion file.
+    /// Opens the reader. The character list is the model's first companion file (clp_rec) or,
+    /// failing that, the ONNX metadata key `character` with a space appended (PP-OCR).
     pub fn new(
         rt: &Runtime,
         model: &VerifiedModel,
         opts: &SessionOptions,
         cfg: PlateReaderConfig,
     ) -> Result<Self, VisionError> {
-        if cfg.input_w < REC_H || !cfg.input_w.is_multiple_of(4) || cfg.warp_w == 0 || cfg.warp_h == 0 {
+        let rec_h = cfg.input_h;
+        if rec_h == 0 || cfg.input_w < rec_h || !cfg.input_w.is_multiple_of(4) || cfg.warp_w == 0 || cfg.warp_h == 0 {
             return Err(VisionError::Config(format!(
-                "plate reader input width {} must be a multiple of 4 of at least {REC_H}, warp size {}x{} non-zero",
-                cfg.input_w, cfg.warp_w, cfg.warp_h
+                "plate reader input {}x{} must be at least as wide as high, the width a multiple of 4, warp size \
+                 {}x{} non-zero",
+                cfg.input_w, rec_h, cfg.warp_w, cfg.warp_h
             )));
         }
-        let dict = model.companions.first().ok_or_else(|| {
-            VisionError::Config(format!("model `{}` has no character list (companion file)", model.entry.name))
-        })?;
-        let chars = read_dict(dict)?;
         let session = rt.session(model, opts)?;
+        let chars = match model.companions.first() {
+            Some(dict) => read_dict(dict)?,
+            None => {
+                let meta = session.metadata().map_err(|e| VisionError::run("plate reader", e))?;
+                let text = meta.custom("character").ok_or_else(|| {
+                    VisionError::Config(format!(
+                        "model `{}` has no character list (no companion file, no `character` metadata)",
+                        model.entry.name
+                    ))
+                })?;
+                let mut chars: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect();
+                chars.push(" ".into());
+                chars
+            }
+        };
+        let plate_chars: Vec<char> = PlateNumber::alphabet().collect();
+        let plate_classes: Vec<(usize, char)> = chars
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let mut it = s.chars();
+                match (it.next(), it.next()) {
+                    (Some(c), None) if plate_chars.contains(&c) => Some((i + 1, c)),
+                    _ => None,
+                }
+            })
+            .collect();
+        let alphabet = plate_classes.iter().enumerate().map(|(j, &(_, c))| (j + 1, c)).collect();
         let norm = Normalize { mean: [127.5; 3], scale: [1.0 / 127.5; 3], bgr: cfg.bgr };
-        Ok(Self { session, cfg, norm, chars, resizer: Resizer::default(), tensor: Vec::new(), warped: Vec::new() })
+        let name = if model.entry.name.starts_with("ppocr") { "ppocr_v4_rec" } else { "clp_rec" };
+        Ok(Self {
+            session,
+            cfg,
+            norm,
+            chars,
+            plate_classes,
+            alphabet,
+            resizer: Resizer::default(),
+            tensor: Vec::new(),
+            warped: Vec::new(),
+            probs: Vec::new(),
+            classes: 0,
+            compact: Vec::new(),
+            name,
+        })
     }
 
     pub fn config(&self) -> &PlateReaderConfig {
@@ -386,17 +451,24 @@ impl PlateReader {
         &self.chars
     }
 
-    /// Reads an upright, already cut-out plate.
+    /// Reads an upright, already cut-out plate: the greedy decode of [`PlateReader::infer`].
     pub fn read(&mut self, crop: RgbView<'_>) -> Result<PlateRead, VisionError> {
-        const MODEL: &str = "clp_rec";
-        let w = self.cfg.input_w;
-        // As PaddleOCR: a crop wider than the input (over 10:1 at 320) is squeezed to fit, not
-        // shrunk in height.
-        let content_w = if u64::from(crop.width()) * u64::from(REC_H) >= u64::from(w) * u64::from(crop.height()) {
-            self.resizer.stretch(crop, w, REC_H, &self.norm, &mut self.tensor);
+        self.infer(crop)?;
+        Ok(decode_ctc(&self.probs, self.classes, &self.chars))
+    }
+
+    /// Runs the model on an upright plate and keeps its per-step probabilities for
+    /// [`PlateReader::probs`] (logits from a swapped-in model are turned into probabilities).
+    pub fn infer(&mut self, crop: RgbView<'_>) -> Result<(), VisionError> {
+        let model = self.name;
+        let (w, rec_h) = (self.cfg.input_w, self.cfg.input_h);
+        // As PaddleOCR: a crop wider than the input (over 10:1 at 320x32) is squeezed to fit,
+        // not shrunk in height.
+        let content_w = if u64::from(crop.width()) * u64::from(rec_h) >= u64::from(w) * u64::from(crop.height()) {
+            self.resizer.stretch(crop, w, rec_h, &self.norm, &mut self.tensor);
             w
         } else {
-            self.resizer.letterbox(crop, w, REC_H, &self.norm, &mut self.tensor).content_w
+            self.resizer.letterbox(crop, w, rec_h, &self.norm, &mut self.tensor).content_w
         };
         // PaddleOCR pads after normalising, with zeros: mid-grey, not the black the letterbox
         // writes.
@@ -405,18 +477,63 @@ impl PlateReader {
                 row[content_w as usize..].fill(0.0);
             }
         }
-        let input = TensorRef::from_array_view(([1usize, 3, REC_H as usize, w as usize], self.tensor.as_slice()))
-            .map_err(|e| VisionError::run(MODEL, e))?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run(MODEL, e))?;
-        let (shape, probs) = outputs[0].try_extract_tensor::<f32>().map_err(|e| VisionError::run(MODEL, e))?;
+        let input = TensorRef::from_array_view(([1usize, 3, rec_h as usize, w as usize], self.tensor.as_slice()))
+            .map_err(|e| VisionError::run(model, e))?;
+        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run(model, e))?;
+        let (shape, probs) = outputs[0].try_extract_tensor::<f32>().map_err(|e| VisionError::run(model, e))?;
         let classes = shape.last().copied().unwrap_or(0) as usize;
         if shape.len() != 3 || classes != self.chars.len() + 1 {
             return Err(VisionError::Output {
-                model: MODEL,
+                model,
                 detail: format!("output shape {shape:?}, expected [1, T, {}]", self.chars.len() + 1),
             });
         }
-        Ok(decode_ctc(probs, classes, &self.chars))
+        self.probs.clear();
+        self.probs.extend_from_slice(probs);
+        self.classes = classes;
+        for row in self.probs.chunks_exact_mut(classes) {
+            let sum: f32 = row.iter().sum();
+            if (sum - 1.0).abs() > 1e-3 || row.iter().any(|&v| v < 0.0) {
+                let top = row.iter().copied().fold(f32::MIN, f32::max);
+                let z: f32 = row.iter().map(|&v| (v - top).exp()).sum();
+                row.iter_mut().for_each(|v| *v = (*v - top).exp() / z);
+            }
+        }
+        self.compact.clear();
+        for row in self.probs.chunks_exact(classes) {
+            self.compact.push(row[0]);
+            self.compact.extend(self.plate_classes.iter().map(|&(c, _)| row[c]));
+        }
+        Ok(())
+    }
+
+    /// The last inference's probabilities restricted to the blank (column 0) and the plate
+    /// characters (columns 1.., see [`PlateReader::alphabet`]), `[T, 1 + alphabet]`, and the
+    /// number of columns.
+    pub fn probs(&self) -> (&[f32], usize) {
+        (&self.compact, self.alphabet.len() + 1)
+    }
+
+    /// The plate characters this reader can emit, numbered as the columns of
+    /// [`PlateReader::probs`].
+    pub fn alphabet(&self) -> &[(usize, char)] {
+        &self.alphabet
+    }
+
+    /// The greedy reading of the last inference over all the model's classes.
+    pub fn greedy(&self) -> PlateRead {
+        decode_ctc(&self.probs, self.classes, &self.chars)
+    }
+
+    /// The model name, for reports.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The labels (columns of [`PlateReader::probs`]) of `text`; `None` if the reader has no
+    /// class for one of its characters.
+    pub fn labels(&self, text: &str) -> Option<Vec<usize>> {
+        text.chars().map(|c| self.alphabet.iter().find(|(_, a)| *a == c).map(|(i, _)| *i)).collect()
     }
 
     /// Warps the quadrilateral `corners` of `frame` upright and reads it; `None` when the
