@@ -9,6 +9,9 @@
 //! text its confidence (the best probability among the steps the best alignment gives it).
 //!
 //! All functions take `probs` as `[T, classes]` probabilities (rows sum to 1), class 0 the blank.
+//!
+//! One glyph rule: the office letter O is drawn like the digit 0, so a 0 read in that place
+//! becomes O (and [`crate::plate::PlateReader::labels`] scores an O there with the 0 class).
 
 use menwei_core::plate::PlateNumber;
 
@@ -79,7 +82,13 @@ pub fn beam_search(
                 }
                 chars.clear();
                 chars.extend_from_slice(&b.chars);
-                chars.push(ch);
+                // The office letter O (police vehicles) is drawn with the same oval as the
+                // digit 0, and a digit cannot stand there: a 0 in that place is an O.
+                chars.push(if ch == '0' && b.chars.len() == 1 && b.chars[0] != 'W' && b.chars[0] != '使' {
+                    'O'
+                } else {
+                    ch
+                });
                 if !PlateNumber::could_start(&chars) {
                     continue;
                 }

@@ -533,7 +533,13 @@ impl PlateReader {
     /// The labels (columns of [`PlateReader::probs`]) of `text`; `None` if the reader has no
     /// class for one of its characters.
     pub fn labels(&self, text: &str) -> Option<Vec<usize>> {
-        text.chars().map(|c| self.alphabet.iter().find(|(_, a)| *a == c).map(|(i, _)| *i)).collect()
+        let class = |c: char| self.alphabet.iter().find(|(_, a)| *a == c).map(|(i, _)| *i);
+        let civil = text.chars().next().is_some_and(|c| c != 'W' && c != '使');
+        text.chars()
+            .enumerate()
+            // The office letter O is drawn as the digit 0 (see `ctc`).
+            .map(|(i, c)| if i == 1 && c == 'O' && civil { class('0').or_else(|| class('O')) } else { class(c) })
+            .collect()
     }
 
     /// Warps the quadrilateral `corners` of `frame` upright and reads it; `None` when the

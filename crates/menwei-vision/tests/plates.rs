@@ -83,6 +83,9 @@ fn plates_are_found_and_read_on_real_photos() {
     want("easypr_gdts end to end", Some(95.0), 93.0);
     want("easypr_gdts >= 80 px", Some(97.0), 96.0);
     want("hand_labelled any detection", None, 85.0);
+    // EasyPR's yellow plates with a narrow outline and the noted double-row photos; the one
+    // that fails is not detected at all (clp_det does not see that truck's plate).
+    want("double-row", None, 75.0);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
