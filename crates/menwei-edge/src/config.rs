@@ -45,6 +45,7 @@ pub mod raw {
         pub face_detector: Option<String>,
         pub intra_threads: Option<i64>,
         pub spinning: Option<bool>,
+        pub execution_provider: Option<String>,
     }
 
     /// Per-camera settings; also the shape of `[defaults]`.
@@ -89,6 +90,7 @@ pub struct EdgeConfig {
     pub face_detector: String,
     pub intra_threads: usize,
     pub spinning: bool,
+    pub provider: menwei_vision::Provider,
     pub cameras: Vec<Camera>,
 }
 
@@ -251,6 +253,15 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
     }
 
+    let provider = match raw.models.execution_provider.as_deref() {
+        None => menwei_vision::Provider::Cpu,
+        Some(p) => menwei_vision::Provider::parse(p).unwrap_or_else(|| {
+            issues
+                .add("models.execution_provider", format!("`{p}` is not one of {}", menwei_vision::Provider::CHOICES));
+            menwei_vision::Provider::Cpu
+        }),
+    };
+
     issues.finish(path)?;
     Ok(EdgeConfig {
         compound_id: raw.compound_id,
@@ -262,6 +273,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         face_detector,
         intra_threads: intra_threads as usize,
         spinning: raw.models.spinning.unwrap_or(false),
+        provider,
         cameras,
     })
 }

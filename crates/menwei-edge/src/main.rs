@@ -176,7 +176,11 @@ fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {
         let rt = menwei_vision::Runtime::init(cfg.onnxruntime.as_deref())?;
         let img = image::open(image).with_context(|| format!("cannot read {}", image.display()))?.to_rgb8();
         let view = menwei_core::image::RgbView::packed(img.width(), img.height(), img.as_raw())?;
-        let opts = menwei_vision::SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning };
+        let opts = menwei_vision::SessionOptions {
+            intra_threads: cfg.intra_threads,
+            spinning: cfg.spinning,
+            provider: cfg.provider,
+        };
         for entry in &store.manifest().models {
             let model = store.verify(&entry.name)?;
             let report = menwei_vision::probe::probe(&rt, &model, view, &opts)?;

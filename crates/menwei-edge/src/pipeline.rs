@@ -80,7 +80,7 @@ pub struct Control {
 pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Write) -> Result<Summary> {
     let stop = &ctl.stop;
     let Prepared { rt, face_detector: model } = prepared;
-    let opts = SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning };
+    let opts = SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning, provider: cfg.provider };
     // One session for all cameras, at the lowest camera threshold; each camera's own
     // threshold is applied afterwards.
     let min_threshold = cfg.cameras.iter().map(|c| c.face_score_threshold).fold(1.0f32, f32::min);

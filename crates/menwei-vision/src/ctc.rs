@@ -124,7 +124,7 @@ pub fn log_likelihood(probs: &[f32], classes: usize, labels: &[usize]) -> f32 {
         return probs.chunks_exact(classes).map(|r| r[0].max(1e-30).ln()).sum();
     }
     let s = 2 * labels.len() + 1;
-    let ext = |i: usize| if i % 2 == 0 { 0 } else { labels[i / 2] };
+    let ext = |i: usize| if i.is_multiple_of(2) { 0 } else { labels[i / 2] };
     let mut alpha = vec![f32::NEG_INFINITY; s];
     let mut prev = vec![f32::NEG_INFINITY; s];
     let lp = |t: usize, c: usize| probs[t * classes + c].max(1e-30).ln();
@@ -157,7 +157,7 @@ pub fn align(probs: &[f32], classes: usize, labels: &[usize]) -> Option<Vec<f32>
     if steps < labels.len() {
         return None;
     }
-    let ext = |i: usize| if i % 2 == 0 { 0 } else { labels[i / 2] };
+    let ext = |i: usize| if i.is_multiple_of(2) { 0 } else { labels[i / 2] };
     let lp = |t: usize, c: usize| probs[t * classes + c].max(1e-30).ln();
     let mut score = vec![f32::NEG_INFINITY; s];
     let mut back = vec![0u8; steps * s]; // how far back the state came from: 0, 1 or 2

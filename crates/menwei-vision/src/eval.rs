@@ -201,7 +201,12 @@ impl fmt::Display for PlateReport {
             } else {
                 "-".into()
             };
-            writeln!(f, "{name:<36} {:>7} {recall:>16} {:>16}", t.plates, format!("{} ({:.1} %)", t.exact, t.accuracy()))?;
+            writeln!(
+                f,
+                "{name:<36} {:>7} {recall:>16} {:>16}",
+                t.plates,
+                format!("{} ({:.1} %)", t.exact, t.accuracy())
+            )?;
         }
         writeln!(
             f,
@@ -263,10 +268,8 @@ pub fn eval_plates(
                 }
                 (Some(results), _) => match plate.bbox {
                     Some(gt) => {
-                        let best = results
-                            .iter()
-                            .map(|r| (gt.iou(&r.detection.bbox), r))
-                            .max_by(|a, b| a.0.total_cmp(&b.0));
+                        let best =
+                            results.iter().map(|r| (gt.iou(&r.detection.bbox), r)).max_by(|a, b| a.0.total_cmp(&b.0));
                         match best {
                             Some((iou, r)) if iou >= 0.5 => (true, r.outcome.clone(), String::new()),
                             Some((iou, _)) => (false, rejected(), format!("missed, best IoU {iou:.2}")),

@@ -22,7 +22,7 @@ pub mod quality;
 pub mod runtime;
 
 pub use manifest::{ManifestError, ModelStore, Task, VerifiedModel};
-pub use runtime::{Runtime, RuntimeError, SessionError, SessionOptions};
+pub use runtime::{Provider, Runtime, RuntimeError, SessionError, SessionOptions};
 
 use menwei_core::geom::BoxXyxy;
 use thiserror::Error;

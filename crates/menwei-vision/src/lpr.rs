@@ -209,7 +209,11 @@ impl Lpr {
     /// as double-row.
     pub fn read_crop(&mut self, crop: RgbView<'_>) -> Result<PlateOutcome, VisionError> {
         let aspect = crop.width() as f32 / crop.height().max(1) as f32;
-        if aspect <= self.cfg.double_row_max_aspect { self.read_views(crop, &[crop]) } else { self.read_views(crop, &[]) }
+        if aspect <= self.cfg.double_row_max_aspect {
+            self.read_views(crop, &[crop])
+        } else {
+            self.read_views(crop, &[])
+        }
     }
 
     fn read_views(&mut self, single: RgbView<'_>, doubles: &[RgbView<'_>]) -> Result<PlateOutcome, VisionError> {
@@ -259,9 +263,9 @@ impl Lpr {
                 for (i, (reader, (probs, classes))) in self.readers.iter().zip(&per_reader_probs).enumerate() {
                     score += self.cfg.reader_weights.get(i).copied().unwrap_or(1.0)
                         * match reader.labels(&text) {
-                        Some(labels) => ctc::log_likelihood(probs, *classes, &labels).max(UNREPRESENTABLE * 3.0),
-                        None => UNREPRESENTABLE,
-                    };
+                            Some(labels) => ctc::log_likelihood(probs, *classes, &labels).max(UNREPRESENTABLE * 3.0),
+                            None => UNREPRESENTABLE,
+                        };
                 }
                 if layout == PlateLayout::DoubleRow {
                     score -= self.cfg.double_row_penalty;
@@ -463,13 +467,15 @@ mod tests {
         assert_eq!(&out[24 * w * 3..24 * w * 3 + 3], &[255, 0, 0]);
         let last = (24 * w + w - 1) * 3;
         assert_eq!(&out[last..last + 3], &[0, 0, 255]);
-        assert!((quad_aspect(&[
-            Point { x: 0.0, y: 0.0 },
-            Point { x: 30.0, y: 0.0 },
-            Point { x: 30.0, y: 10.0 },
-            Point { x: 0.0, y: 10.0 }
-        ]) - 3.0)
-            .abs()
-            < 1e-6);
+        assert!(
+            (quad_aspect(&[
+                Point { x: 0.0, y: 0.0 },
+                Point { x: 30.0, y: 0.0 },
+                Point { x: 30.0, y: 10.0 },
+                Point { x: 0.0, y: 10.0 }
+            ]) - 3.0)
+                .abs()
+                < 1e-6
+        );
     }
 }

@@ -125,6 +125,16 @@ impl Runtime {
 
     /// Opens a session on a verified model with menwei's session settings.
     pub fn session(&self, model: &VerifiedModel, opts: &SessionOptions) -> Result<Session, SessionError> {
+        self.session_on(model, opts).map(|(s, _)| s)
+    }
+
+    /// As [`Runtime::session`], and says which execution provider it got: the one asked for,
+    /// or the CPU after a warning when that one is unavailable.
+    pub fn session_on(
+        &self,
+        model: &VerifiedModel,
+        opts: &SessionOptions,
+    ) -> Result<(Session, Provider), SessionError> {
         let fail =
             |source: ort::Error| SessionError { model: model.entry.name.clone(), path: model.path.clone(), source };
         // Builder errors carry the builder back (`Error<SessionBuilder>`); drop it at each step.
@@ -134,7 +144,110 @@ impl Runtime {
         let b = b.with_inter_threads(1).map_err(|e| fail(e.into()))?;
         let b = b.with_intra_op_spinning(opts.spinning).map_err(|e| fail(e.into()))?;
         let mut b = b.with_inter_op_spinning(false).map_err(|e| fail(e.into()))?;
-        b.commit_from_file(&model.path).map_err(fail)
+        let used = register_provider(&mut b, opts.provider, &model.entry.name, &self.library);
+        b.commit_from_file(&model.path).map_err(fail).map(|s| (s, used))
+    }
+}
+
+/// Where a model runs. The CPU is always there; the others need their cargo feature
+/// (`cuda`, `tensorrt`, `openvino`) and an ONNX Runtime library built with them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Provider {
+    #[default]
+    Cpu,
+    Cuda,
+    TensorRt,
+    OpenVino,
+}
+
+impl Provider {
+    pub const CHOICES: &'static str = "cpu, cuda, tensorrt or openvino";
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        Some(match s {
+            "cpu" => Provider::Cpu,
+            "cuda" => Provider::Cuda,
+            "tensorrt" => Provider::TensorRt,
+            "openvino" => Provider::OpenVino,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Cpu => "cpu",
+            Provider::Cuda => "cuda",
+            Provider::TensorRt => "tensorrt",
+            Provider::OpenVino => "openvino",
+        }
+    }
+
+    /// Whether this binary was built with the provider's cargo feature.
+    pub fn compiled_in(self) -> bool {
+        match self {
+            Provider::Cpu => true,
+            Provider::Cuda => cfg!(feature = "cuda"),
+            Provider::TensorRt => cfg!(feature = "tensorrt"),
+            Provider::OpenVino => cfg!(feature = "openvino"),
+        }
+    }
+}
+
+fn register_provider(b: &mut ort::session::builder::SessionBuilder, p: Provider, model: &str, lib: &Path) -> Provider {
+    if p == Provider::Cpu {
+        return Provider::Cpu;
+    }
+    if !p.compiled_in() {
+        tracing::warn!(
+            model,
+            "execution provider `{}` asked for, but this build lacks the `{}` cargo feature: running on the CPU",
+            p.name(),
+            p.name()
+        );
+        return Provider::Cpu;
+    }
+    #[cfg(not(any(feature = "cuda", feature = "tensorrt", feature = "openvino")))]
+    let _ = &b;
+    let result: Result<bool, String> = match p {
+        #[cfg(feature = "cuda")]
+        Provider::Cuda => try_register(b, ort::ep::CUDA::default()),
+        #[cfg(feature = "tensorrt")]
+        Provider::TensorRt => try_register(b, ort::ep::TensorRT::default()),
+        #[cfg(feature = "openvino")]
+        Provider::OpenVino => try_register(b, ort::ep::OpenVINO::default()),
+        _ => Ok(false),
+    };
+    match result {
+        Ok(true) => {
+            tracing::info!(model, provider = p.name(), "model runs on the execution provider");
+            p
+        }
+        Ok(false) => {
+            tracing::warn!(
+                model,
+                "execution provider `{}` is not in the ONNX Runtime library {} (the PyPI `onnxruntime` wheel has only \
+                 the CPU): running on the CPU",
+                p.name(),
+                lib.display()
+            );
+            Provider::Cpu
+        }
+        Err(e) => {
+            tracing::warn!(model, "execution provider `{}` failed to start ({e}): running on the CPU", p.name());
+            Provider::Cpu
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn try_register<E: ort::ep::ExecutionProvider>(
+    b: &mut ort::session::builder::SessionBuilder,
+    ep: E,
+) -> Result<bool, String> {
+    match E::is_available() {
+        Ok(true) => ep.register(b).map(|()| true).map_err(|e| e.to_string()),
+        Ok(false) => Ok(false),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -145,11 +258,12 @@ impl Runtime {
 pub struct SessionOptions {
     pub intra_threads: usize,
     pub spinning: bool,
+    pub provider: Provider,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { intra_threads: 1, spinning: false }
+        Self { intra_threads: 1, spinning: false, provider: Provider::Cpu }
     }
 }
 

@@ -99,3 +99,23 @@ fn every_model_in_the_manifest_loads_and_runs_on_a_real_image() {
         }
     }
 }
+
+#[test]
+fn an_unavailable_execution_provider_falls_back_to_the_cpu() {
+    let rt = Runtime::init(None).expect("ONNX Runtime");
+    let model = store().verify("scrfd_500m").unwrap();
+    for provider in
+        [menwei_vision::Provider::Cuda, menwei_vision::Provider::TensorRt, menwei_vision::Provider::OpenVino]
+    {
+        let opts = SessionOptions { provider, ..SessionOptions::default() };
+        let (_session, used) = rt.session_on(&model, &opts).unwrap();
+        eprintln!(
+            "asked for {}, got {} (feature compiled in: {})",
+            provider.name(),
+            used.name(),
+            provider.compiled_in()
+        );
+        // The PyPI wheel's library is CPU-only, so every other provider falls back.
+        assert_eq!(used, menwei_vision::Provider::Cpu);
+    }
+}

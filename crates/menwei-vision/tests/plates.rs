@@ -21,7 +21,7 @@ fn lpr() -> Lpr {
     let r = root();
     let store = ModelStore::open(&r.join("models/models.toml"), &r.join("models")).unwrap();
     // Two threads, as the baseline's timings.
-    let opts = SessionOptions { intra_threads: 2, spinning: false };
+    let opts = SessionOptions { intra_threads: 2, ..SessionOptions::default() };
     let mut det_cfg = PlateDetectorConfig::default();
     if let Ok(v) = std::env::var("MENWEI_LPR_UPSCALE") {
         det_cfg.max_upscale = v.parse().unwrap();
