@@ -36,6 +36,105 @@ enum Command {
         #[arg(long)]
         run: Option<PathBuf>,
     },
+    /// Runs the face and plate models on a picture or a folder of pictures: prints one JSON
+    /// line per picture and writes annotated copies (boxes, landmarks, plate text).
+    Analyze {
+        /// A picture, or a folder of pictures (jpg, png).
+        path: PathBuf,
+        /// Where the annotated copies go.
+        #[arg(long, default_value = "analyze-out")]
+        out: PathBuf,
+        /// Do not write annotated copies.
+        #[arg(long)]
+        no_images: bool,
+        /// A folder of portraits: faces are named after the best-matching file.
+        #[arg(long)]
+        gallery: Option<PathBuf>,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Measures accuracy on a labelled set.
+    Eval {
+        #[command(subcommand)]
+        what: EvalWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalWhat {
+    /// Plates: detector recall, exact match by subset, colour, layout, confusions, time.
+    Plates {
+        /// The manifest (the format of ../shared/data/plates/manifest.csv).
+        manifest: PathBuf,
+        /// Only pictures whose path contains this.
+        #[arg(long)]
+        only: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+    /// Faces: ROC AUC, TAR at FAR 1e-3, best threshold, rank-1, as photographed and degraded.
+    Faces {
+        /// `path,identity` per photo.
+        manifest: PathBuf,
+        /// `a,b,same` per pair.
+        pairs: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
+}
+
+/// Where the tools find the models: an edge config, or the checkout's `models/`.
+#[derive(Debug, clap::Args)]
+struct ModelArgs {
+    /// An edge config to take the models, runtime and threads from. Default: ./models and the
+    /// usual places for ONNX Runtime.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Largest face-detector input side (a multiple of 32): 640 for portraits and gate
+    /// cameras, 1280 for crowds of small faces.
+    #[arg(long, default_value_t = 640)]
+    face_input: u32,
+}
+
+impl ModelArgs {
+    fn paths(&self) -> Result<menwei_edge::tools::ModelPaths> {
+        match &self.config {
+            Some(c) => {
+                let cfg = config::load(c)?;
+                Ok(menwei_edge::tools::ModelPaths {
+                    onnxruntime: cfg.onnxruntime.clone(),
+                    manifest: cfg.models_manifest.clone(),
+                    dir: cfg.models_dir.clone(),
+                    face_detector: cfg.face_detector.clone(),
+                    face_input: self.face_input,
+                    opts: menwei_vision::SessionOptions {
+                        intra_threads: cfg.intra_threads,
+                        spinning: cfg.spinning,
+                        provider: cfg.provider,
+                    },
+                })
+            }
+            None => {
+                let dir = PathBuf::from("models");
+                if !dir.join("models.toml").is_file() {
+                    anyhow::bail!("no models/models.toml here: run from the checkout, or pass --config edge.toml");
+                }
+                Ok(menwei_edge::tools::ModelPaths {
+                    onnxruntime: None,
+                    manifest: dir.join("models.toml"),
+                    dir,
+                    face_detector: "scrfd_500m".into(),
+                    face_input: self.face_input,
+                    opts: menwei_vision::SessionOptions { intra_threads: 2, ..Default::default() },
+                })
+            }
+        }
+    }
 }
 
 /// How long running work may take to finish after SIGINT or SIGTERM.
@@ -61,7 +160,91 @@ fn main() -> ExitCode {
         },
         Command::Run { config } => finish(run(&config)),
         Command::CheckModels { config, run } => finish(check_models(&config, run.as_deref())),
+        Command::Analyze { path, out, no_images, gallery, models } => {
+            finish(analyze(&path, (!no_images).then_some(out.as_path()), gallery.as_deref(), &models))
+        }
+        Command::Eval { what } => finish(eval(what)),
     }
+}
+
+fn progress(what: &str) -> impl FnMut(usize, usize) + '_ {
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    move |done, total| {
+        if tty {
+            eprint!("\r{what}: {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        } else if done == total || done % 50 == 0 {
+            eprintln!("{what}: {done}/{total}");
+        }
+    }
+}
+
+fn analyze(path: &Path, out: Option<&Path>, gallery: Option<&Path>, models: &ModelArgs) -> Result<()> {
+    let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
+    let gallery = match gallery {
+        Some(dir) => menwei_edge::tools::gallery(&mut kit, dir)?,
+        None => Vec::new(),
+    };
+    let pictures = menwei_edge::tools::pictures(path)?;
+    if pictures.is_empty() {
+        anyhow::bail!("no pictures (jpg, png) at {}", path.display());
+    }
+    let mut report = progress("analyze");
+    for (i, p) in pictures.iter().enumerate() {
+        match menwei_edge::tools::analyze(&mut kit, p, &gallery, out) {
+            Ok(a) => println!("{}", serde_json::to_string(&a)?),
+            // One bad picture does not stop a folder.
+            Err(e) => eprintln!("{}: {e:#}", p.display()),
+        }
+        report(i + 1, pictures.len());
+    }
+    if let Some(out) = out {
+        eprintln!("annotated pictures in {}", out.display());
+    }
+    Ok(())
+}
+
+fn eval(what: EvalWhat) -> Result<()> {
+    match what {
+        EvalWhat::Plates { manifest, only, json, models } => {
+            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
+            let report = menwei_vision::eval::eval_plates(
+                &manifest,
+                &mut kit.lpr,
+                80.0,
+                only.as_deref(),
+                &mut progress("pictures"),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+                for m in &report.misses {
+                    println!("  {m}");
+                }
+            }
+        }
+        EvalWhat::Faces { manifest, pairs, json, models } => {
+            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
+            let reports = menwei_vision::eval::eval_faces(
+                &manifest,
+                &pairs,
+                &mut kit.faces,
+                &mut kit.embedder,
+                &mut progress("photos"),
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else {
+                for r in &reports {
+                    print!("{r}");
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn finish(r: Result<()>) -> ExitCode {

@@ -1,0 +1,134 @@
+//! `menwei-edge analyze` and `menwei-edge eval` as an operator runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+fn edge() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_menwei-edge"));
+    c.current_dir(root());
+    c
+}
+
+#[test]
+fn analyze_prints_faces_and_plates_and_draws_them() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let gallery = tempfile::tempdir().unwrap();
+    std::fs::copy(root().join("var/media/yaoming.jpg"), gallery.path().join("yaoming.jpg")).unwrap();
+    let photos = tempfile::tempdir().unwrap();
+    for p in ["t1.jpg", "players.jpg"] {
+        std::fs::copy(root().join("var/media").join(p), photos.path().join(p)).unwrap();
+    }
+    // Not a picture: reported, and the others still analysed.
+    std::fs::write(photos.path().join("broken.jpg"), b"not a jpeg").unwrap();
+    let out = edge()
+        .arg("analyze")
+        .arg(photos.path())
+        .arg("--out")
+        .arg(out_dir.path())
+        .arg("--gallery")
+        .arg(gallery.path())
+        .args(["--face-input", "1280"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("broken.jpg"), "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    let by_name = |n: &str| lines.iter().find(|l| l["image"].as_str().unwrap().ends_with(n)).unwrap();
+    let t1 = by_name("t1.jpg");
+    assert_eq!(t1["faces"].as_array().unwrap().len(), 6);
+    for f in t1["faces"].as_array().unwrap() {
+        assert_eq!(f["landmarks"].as_array().unwrap().len(), 5);
+        assert!(f["quality"]["eye_distance_px"].as_f64().unwrap() > 10.0);
+    }
+    // Yao Ming is named in the team photo, and nobody else is as close.
+    let players = by_name("players.jpg");
+    let best = players["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["identity"]["cosine"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    assert!(best > 0.4, "{best}");
+    for name in ["t1.png", "players.png"] {
+        let img = image::open(out_dir.path().join(name)).unwrap();
+        let src = image::open(root().join("var/media").join(name.replace(".png", ".jpg"))).unwrap();
+        assert_eq!((img.width(), img.height()), (src.width(), src.height()));
+        // Annotations changed pixels.
+        assert_ne!(img.to_rgb8().as_raw(), src.to_rgb8().as_raw());
+    }
+}
+
+#[test]
+fn analyze_reads_a_plate_scene() {
+    let scene = root().join("../shared/data/plates/easypr_gdts/粤AK9331.jpg");
+    if !scene.is_file() {
+        eprintln!("SKIP: {} is absent (internal evaluation data)", scene.display());
+        return;
+    }
+    let out = edge().arg("analyze").arg(&scene).arg("--no-images").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let plates = a["plates"].as_array().unwrap();
+    let read: Vec<&serde_json::Value> = plates.iter().filter(|p| p["outcome"]["result"] == "read").collect();
+    assert_eq!(read.len(), 1, "{plates:#?}");
+    let r = &read[0]["outcome"];
+    assert_eq!(
+        (r["plate"].as_str(), r["color"].as_str(), r["layout"].as_str()),
+        (Some("粤AK9331"), Some("yellow"), Some("double_row"))
+    );
+    assert_eq!(r["char_confidences"].as_array().unwrap().len(), 7);
+    // The burned-in clock is found by the detector but never published as a plate.
+    assert!(
+        plates.iter().any(|p| p["outcome"]["result"] == "rejected"
+            && p["outcome"]["reason"].as_str().unwrap().contains("not a plate"))
+    );
+}
+
+#[test]
+fn eval_faces_reports_separation_as_photographed_and_degraded() {
+    let dir = root().join("../shared/data/faces");
+    if !dir.join("manifest.csv").is_file() {
+        eprintln!("SKIP: {} is absent (internal evaluation data)", dir.display());
+        return;
+    }
+    let out = edge()
+        .args(["eval", "faces", "--json"])
+        .arg(dir.join("manifest.csv"))
+        .arg(dir.join("pairs.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("{reports:#}");
+    let clean = &reports[0];
+    assert_eq!(clean["no_face"], 0, "{clean}");
+    assert!(clean["roc_auc"].as_f64().unwrap() >= 0.99, "{clean}");
+    assert!(clean["rank1"].as_f64().unwrap() >= 0.95, "{clean}");
+    assert!(clean["genuine_pairs"].as_u64().unwrap() > 0 && clean["impostor_pairs"].as_u64().unwrap() > 0);
+    // Degraded photos are harder: the report must say so, not pretend otherwise.
+    let degraded = &reports[1];
+    assert!(degraded["condition"].as_str().unwrap().contains("degraded"));
+    assert!(degraded["roc_auc"].as_f64().unwrap() <= clean["roc_auc"].as_f64().unwrap() + 1e-9);
+}
+
+#[test]
+fn eval_plates_prints_the_report_for_a_subset() {
+    let manifest = root().join("../shared/data/plates/manifest.csv");
+    if !manifest.is_file() {
+        eprintln!("SKIP: {} is absent (internal evaluation data)", manifest.display());
+        return;
+    }
+    let out = edge().args(["eval", "plates", "--only", "hand_labelled/"]).arg(&manifest).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{stdout}");
+    assert!(stdout.contains("hand_labelled any detection") && stdout.contains("most common confusions"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pictures: "), "progress is shown");
+}
