@@ -34,6 +34,10 @@ fn bench(c: &mut Criterion) {
     c.bench_function("1080p -> 640x384 tensor (SCRFD, input fitted to the frame)", |b| {
         b.iter(|| resizer.letterbox(std::hint::black_box(view), 640, 384, &norm, &mut tensor))
     });
+    // A scale that is not a whole number: every output row blends two source rows.
+    c.bench_function("1080p -> 512x512 letterbox tensor (non-integer scale 3.75)", |b| {
+        b.iter(|| resizer.letterbox(std::hint::black_box(view), 512, 512, &norm, &mut tensor))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -10,5 +10,6 @@ pub mod frame;
 pub mod geom;
 pub mod handoff;
 pub mod image;
+pub mod matcher;
 pub mod metrics;
 pub mod plate;

@@ -195,8 +195,9 @@ mod tests {
         assert_eq!(ascii_plate("粤Z1234港"), "YUE Z1234 GANG");
         let mut img = RgbImage::new(40, 12);
         text(&mut img, 1.0, 1.0, "A1", 1, Rgb([255, 255, 255]), Rgb([0, 0, 0]));
-        // The top of the A's left leg and the 1's stem are lit; a gap between glyphs is not.
-        assert_eq!(img.get_pixel(1 + 1, 1 + 1), &Rgb([255, 255, 255]));
+        // The A's top bar and the 1's stem are lit; the gap between glyphs is not.
+        assert_eq!(img.get_pixel(1 + 1, 1), &Rgb([255, 255, 255]));
+        assert_eq!(img.get_pixel(1 + 6 + 2, 1 + 3), &Rgb([255, 255, 255]));
         assert_eq!(img.get_pixel(1 + 5, 1 + 3), &Rgb([0, 0, 0]));
         rect(&mut img, 0.0, 0.0, 39.0, 11.0, 1, Rgb([255, 0, 0]));
         assert_eq!(img.get_pixel(39, 11), &Rgb([255, 0, 0]));

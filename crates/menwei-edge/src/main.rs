@@ -99,6 +99,16 @@ struct ModelArgs {
     /// cameras, 1280 for crowds of small faces.
     #[arg(long, default_value_t = 640)]
     face_input: u32,
+    /// Plate readers to fuse, comma-separated: clp_rec, ppocr_v4_rec, or both.
+    #[arg(long, value_delimiter = ',', default_value = "clp_rec,ppocr_v4_rec")]
+    plate_readers: Vec<String>,
+    /// Plate detector input: the longest side (a multiple of 32). Smaller is faster and loses
+    /// small plates (see docs/design/vision.md for the cost and the recall).
+    #[arg(long, default_value_t = 1600)]
+    plate_max_side: u32,
+    /// How much a small picture may be scaled up for plate detection (1 = never).
+    #[arg(long, default_value_t = 2.0)]
+    plate_upscale: f32,
 }
 
 impl ModelArgs {
@@ -112,6 +122,9 @@ impl ModelArgs {
                     dir: cfg.models_dir.clone(),
                     face_detector: cfg.face_detector.clone(),
                     face_input: self.face_input,
+                    plate_readers: self.plate_readers.clone(),
+                    plate_max_side: self.plate_max_side,
+                    plate_upscale: self.plate_upscale,
                     opts: menwei_vision::SessionOptions {
                         intra_threads: cfg.intra_threads,
                         spinning: cfg.spinning,
@@ -130,6 +143,9 @@ impl ModelArgs {
                     dir,
                     face_detector: "scrfd_500m".into(),
                     face_input: self.face_input,
+                    plate_readers: self.plate_readers.clone(),
+                    plate_max_side: self.plate_max_side,
+                    plate_upscale: self.plate_upscale,
                     opts: menwei_vision::SessionOptions { intra_threads: 2, ..Default::default() },
                 })
             }

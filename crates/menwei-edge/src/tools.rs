@@ -27,6 +27,11 @@ pub struct ModelPaths {
     /// Largest face-detector input side: 640 suits portraits and gates (faces up to the whole
     /// picture); 1280 finds the small faces of a crowd but misses faces that fill the frame.
     pub face_input: u32,
+    /// Plate readers to fuse, by model name (`clp_rec`, `ppocr_v4_rec`).
+    pub plate_readers: Vec<String>,
+    /// Plate detector input: longest side, and the most a small picture is scaled up.
+    pub plate_max_side: u32,
+    pub plate_upscale: f32,
     pub opts: SessionOptions,
 }
 
@@ -44,9 +49,15 @@ impl Kit {
         let store = ModelStore::open(&p.manifest, &p.dir)?;
         let faces = FaceDetector::open(&rt, &store.verify(&p.face_detector)?, &p.opts, p.face_input, 0.5)?;
         let embedder = FaceEmbedder::new(&rt, &store.verify("w600k_mbf")?, &p.opts)?;
-        let det = PlateDetector::new(&rt, &store.verify("clp_det")?, &p.opts, PlateDetectorConfig::default())?;
-        let readers = ["clp_rec", "ppocr_v4_rec"]
-            .into_iter()
+        let det_cfg = PlateDetectorConfig {
+            max_side: p.plate_max_side,
+            max_upscale: p.plate_upscale,
+            ..PlateDetectorConfig::default()
+        };
+        let det = PlateDetector::new(&rt, &store.verify("clp_det")?, &p.opts, det_cfg)?;
+        let readers = p
+            .plate_readers
+            .iter()
             .map(|n| Ok(PlateReader::new(&rt, &store.verify(n)?, &p.opts, PlateReaderConfig::for_model(n))?))
             .collect::<Result<Vec<_>>>()?;
         Ok(Kit { faces, embedder, lpr: Lpr::new(det, readers, LprConfig::default())? })

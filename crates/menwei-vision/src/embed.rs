@@ -79,6 +79,12 @@ pub struct FaceEmbedder {
 }
 
 impl FaceEmbedder {
+    /// The model's session, for benchmarks that time a raw `Session::run` against this
+    /// wrapper on the same session.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     pub fn new(rt: &Runtime, model: &VerifiedModel, opts: &SessionOptions) -> Result<Self, VisionError> {
         Ok(Self { session: rt.session(model, opts)?, tensor: Vec::new(), grey: vec![0.0; PLANE] })
     }

@@ -52,6 +52,12 @@ pub struct ScrfdDetector {
 }
 
 impl ScrfdDetector {
+    /// The model's session, for benchmarks that time a raw `Session::run` against this
+    /// wrapper on the same session.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     pub fn new(
         rt: &Runtime,
         model: &VerifiedModel,
@@ -161,6 +167,12 @@ pub struct CenterFaceDetector {
 }
 
 impl CenterFaceDetector {
+    /// The model's session, for benchmarks that time a raw `Session::run` against this
+    /// wrapper on the same session.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     pub fn new(
         rt: &Runtime,
         model: &VerifiedModel,

@@ -111,6 +111,12 @@ pub struct PlateDetector {
 }
 
 impl PlateDetector {
+    /// The model's session, for benchmarks that time a raw `Session::run` against this
+    /// wrapper on the same session.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     pub fn new(
         rt: &Runtime,
         model: &VerifiedModel,
@@ -378,6 +384,12 @@ pub struct PlateReader {
 }
 
 impl PlateReader {
+    /// The model's session, for benchmarks that time a raw `Session::run` against this
+    /// wrapper on the same session.
+    pub fn session_mut(&mut self) -> &mut Session {
+        &mut self.session
+    }
+
     /// Opens the reader. The character list is the model's first companion file (clp_rec) or,
     /// failing that, the ONNX metadata key `character` with a space appended (PP-OCR).
     pub fn new(

@@ -44,6 +44,43 @@ impl Letterbox {
 pub struct Resizer {
     xs: Vec<Tap>,
     ys: Vec<Tap>,
+    /// One source row blended vertically, as floats.
+    vrow: Vec<f32>,
+    /// The padding last written into the output buffer (geometry and values): the same
+    /// letterbox on the next frame leaves it in place instead of writing it again.
+    padded: Option<(usize, u32, u32, u32, u32, [u32; 3])>,
+}
+
+/// The horizontal pass of one output row: two taps per pixel (one when the weight is zero),
+/// normalised with `v * scale + offset`, into the three planes.
+#[inline(always)]
+fn horizontal<T: Copy>(
+    xs: &[Tap],
+    row: &[T],
+    to_f32: impl Fn(T) -> f32,
+    outs: [&mut [f32]; 3],
+    dst_plane: [usize; 3],
+    scale: [f32; 3],
+    offset: [f32; 3],
+) {
+    let [o0, o1, o2] = outs;
+    let outs: [&mut [f32]; 3] = [o0, o1, o2];
+    for (x, tx) in xs.iter().enumerate() {
+        let a = tx.a as usize * 3;
+        let pa = &row[a..a + 3];
+        if tx.w == 0.0 {
+            for c in 0..3 {
+                outs[dst_plane[c]][x] = to_f32(pa[c]) * scale[c] + offset[c];
+            }
+        } else {
+            let b = tx.b as usize * 3;
+            let pb = &row[b..b + 3];
+            for c in 0..3 {
+                let (p, q) = (to_f32(pa[c]), to_f32(pb[c]));
+                outs[dst_plane[c]][x] = (p + (q - p) * tx.w) * scale[c] + offset[c];
+            }
+        }
+    }
 }
 
 /// Two neighbouring source indices and the weight of the second.
@@ -91,6 +128,12 @@ impl Resizer {
     }
 
     /// Resizes `src` into the top-left `content_w` x `content_h` of a `[3, dst_h, dst_w]` tensor.
+    ///
+    /// Two passes per output row: a vertical blend of the two source rows over their whole
+    /// width (contiguous, so it vectorises), then two horizontal taps per output pixel. The
+    /// padding is written only when `out` does not already hold it: the same letterbox into
+    /// the same buffer, frame after frame, writes only the content. A caller that overwrites
+    /// the padding itself must write it every time.
     #[allow(clippy::too_many_arguments)]
     pub fn resize_into(
         &mut self,
@@ -103,40 +146,61 @@ impl Resizer {
         out: &mut Vec<f32>,
     ) {
         let plane = dst_w as usize * dst_h as usize;
-        out.resize(plane * 3, 0.0);
+        if out.len() != plane * 3 {
+            // Resized (zeroed or reallocated): whatever padding it held is gone.
+            self.padded = None;
+            out.resize(plane * 3, 0.0);
+        }
         taps(&mut self.xs, src.width(), content_w);
         taps(&mut self.ys, src.height(), content_h);
         let pad = norm.pad();
         // Tensor plane for each source channel.
         let dst_plane: [usize; 3] = if norm.bgr { [2, 1, 0] } else { [0, 1, 2] };
+        // (v - mean) * scale as one multiply-add.
+        let offset = pad;
+        let scale = norm.scale;
+        let key = (out.as_ptr() as usize, dst_w, dst_h, content_w, content_h, pad.map(f32::to_bits));
         let (p0, rest) = out.split_at_mut(plane);
         let (p1, p2) = rest.split_at_mut(plane);
-        let planes: [&mut [f32]; 3] = [p0, p1, p2];
+        let mut planes: [&mut [f32]; 3] = [p0, p1, p2];
+        let row_len = src.width() as usize * 3;
+        self.vrow.resize(row_len, 0.0);
+        let (cw, dw) = (content_w as usize, dst_w as usize);
         for (y, ty) in self.ys.iter().enumerate() {
-            let r0 = src.row(ty.a);
-            let r1 = src.row(ty.b);
-            let wy = ty.w;
-            let row_start = y * dst_w as usize;
-            for (x, tx) in self.xs.iter().enumerate() {
-                let (a, b, wx) = (tx.a as usize * 3, tx.b as usize * 3, tx.w);
-                for c in 0..3 {
-                    let top = r0[a + c] as f32 + (r0[b + c] as f32 - r0[a + c] as f32) * wx;
-                    let bot = r1[a + c] as f32 + (r1[b + c] as f32 - r1[a + c] as f32) * wx;
-                    let v = top + (bot - top) * wy;
-                    planes[dst_plane[c]][row_start + x] = (v - norm.mean[c]) * norm.scale[c];
+            let row_start = y * dw;
+            let [o0, o1, o2] = &mut planes;
+            let outs = [
+                &mut o0[row_start..row_start + cw],
+                &mut o1[row_start..row_start + cw],
+                &mut o2[row_start..row_start + cw],
+            ];
+            let (r0, wy) = (&src.row(ty.a)[..row_len], ty.w);
+            if wy == 0.0 {
+                // The output row falls on a source row (an integer scale, as 1080p to 640):
+                // no vertical blend at all.
+                horizontal(&self.xs, r0, |v| v as f32, outs, dst_plane, scale, offset);
+            } else {
+                // Vertical pass over the whole source row: contiguous, so it vectorises.
+                let r1 = &src.row(ty.b)[..row_len];
+                for ((v, &p), &q) in self.vrow.iter_mut().zip(r0).zip(r1) {
+                    let p = p as f32;
+                    *v = p + (q as f32 - p) * wy;
                 }
-            }
-            if content_w < dst_w {
-                for c in 0..3 {
-                    planes[dst_plane[c]][row_start + content_w as usize..row_start + dst_w as usize].fill(pad[c]);
-                }
+                horizontal(&self.xs, &self.vrow, |v| v, outs, dst_plane, scale, offset);
             }
         }
-        if content_h < dst_h {
-            let from = content_h as usize * dst_w as usize;
+        // Padding: written only when this buffer does not already hold the same padding.
+        if self.padded != Some(key) {
+            for y in 0..content_h as usize {
+                for c in 0..3 {
+                    planes[dst_plane[c]][y * dw + cw..(y + 1) * dw].fill(pad[c]);
+                }
+            }
+            let from = content_h as usize * dw;
             for c in 0..3 {
                 planes[dst_plane[c]][from..].fill(pad[c]);
             }
+            self.padded = Some(key);
         }
     }
 }
