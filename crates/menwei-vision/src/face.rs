@@ -39,6 +39,10 @@ impl Default for ScrfdConfig {
 
 const STRIDES: [u32; 3] = [8, 16, 32];
 const ANCHORS_PER_CELL: usize = 2;
+/// Output names per stride, spelled out so that decoding a frame formats no strings.
+const SCORE_NAMES: [&str; 3] = ["score_8", "score_16", "score_32"];
+const BBOX_NAMES: [&str; 3] = ["bbox_8", "bbox_16", "bbox_32"];
+const KPS_NAMES: [&str; 3] = ["kps_8", "kps_16", "kps_32"];
 const NORM: Normalize = Normalize { mean: [127.5; 3], scale: [1.0 / 128.0; 3], bgr: false };
 
 /// An SCRFD session with its reusable buffers. Owned by one inference thread.
@@ -91,15 +95,15 @@ impl ScrfdDetector {
             .map_err(|e| VisionError::run("scrfd", e))?;
         let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("scrfd", e))?;
         self.candidates.clear();
-        for stride in STRIDES {
-            let get = |prefix: &str| -> Result<&[f32], VisionError> {
-                let name = format!("{prefix}_{stride}");
+        for (k, stride) in STRIDES.into_iter().enumerate() {
+            let get = |names: [&str; 3]| -> Result<&[f32], VisionError> {
+                let name = names[k];
                 let v = outputs
-                    .get(&name)
+                    .get(name)
                     .ok_or_else(|| VisionError::Output { model: "scrfd", detail: format!("no output `{name}`") })?;
                 v.try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| VisionError::run("scrfd", e))
             };
-            let (scores, boxes, kps) = (get("score")?, get("bbox")?, get("kps")?);
+            let (scores, boxes, kps) = (get(SCORE_NAMES)?, get(BBOX_NAMES)?, get(KPS_NAMES)?);
             let cols = w.div_ceil(stride) as usize;
             let rows = h.div_ceil(stride) as usize;
             let n = rows * cols * ANCHORS_PER_CELL;
