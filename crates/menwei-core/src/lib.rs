@@ -6,6 +6,7 @@
 //! so it can be tested and fuzzed without cameras, models or brokers.
 
 pub mod config;
+pub mod event;
 pub mod frame;
 pub mod geom;
 pub mod handoff;

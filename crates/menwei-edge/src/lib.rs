@@ -9,4 +9,5 @@ pub mod config;
 pub mod draw;
 pub mod notify;
 pub mod pipeline;
+pub mod relay;
 pub mod tools;

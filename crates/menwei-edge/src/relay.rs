@@ -1,0 +1,281 @@
+//! The outbox relay: publishes committed events over MQTT v5 in sequence order, and deletes
+//! them only when central acknowledges that it has stored them.
+//!
+//! - A persistent session (`clean_start = false`, a session expiry) and a stable client id, so
+//!   the broker keeps queued QoS 1 messages for us across short disconnects.
+//! - QoS 1 publishes, at most `window` events beyond central's last acknowledgement in flight.
+//! - Central's cumulative ack (`.../ack`, `{"upto_seq": N}`) deletes events up to N from the
+//!   outbox. When the broker lost our session (`session_present = false` after a restart), when
+//!   central asks (`.../resend`), or when the ack has not moved for `resend_after` while events
+//!   are in flight, the relay publishes again from the first unacknowledged event. Duplicates
+//!   are possible and harmless: central stores each `(compound, seq)` once.
+//! - Reconnection with exponential backoff and jitter (0.25 s to 10 s).
+//! - A retained status topic with a last will: `online` while connected, `offline` otherwise.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use menwei_core::event::{Ack, Resend, Topics};
+use menwei_outbox::Outbox;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{LastWill, Packet};
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+/// Where and how to reach the broker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokerConfig {
+    pub host: String,
+    pub port: u16,
+    /// Stable across restarts, so the broker can keep the session.
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// PEM files: the CA to trust, and a client certificate and key for mutual TLS.
+    pub tls: Option<TlsFiles>,
+    /// At least 5 s (the MQTT client refuses less).
+    pub keep_alive: Duration,
+    /// Events published beyond central's last ack, at most.
+    pub window: u64,
+    /// Publish again from the last ack when it has not advanced for this long.
+    pub resend_after: Duration,
+    pub heartbeat_every: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsFiles {
+    pub ca: std::path::PathBuf,
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
+}
+
+impl BrokerConfig {
+    pub fn new(host: &str, port: u16, client_id: &str) -> Self {
+        Self {
+            host: host.to_owned(),
+            port,
+            client_id: client_id.to_owned(),
+            username: None,
+            password: None,
+            tls: None,
+            keep_alive: Duration::from_secs(5),
+            window: 256,
+            resend_after: Duration::from_secs(10),
+            heartbeat_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Counters, read by the metrics endpoint and tests.
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    pub connected: AtomicBool,
+    pub connects: AtomicU64,
+    pub published: AtomicU64,
+    /// Publishes of events that had been published before (after a lost session, a resend
+    /// request or an ack that stalled).
+    pub republished: AtomicU64,
+    pub acked_seq: AtomicU64,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+fn options(cfg: &BrokerConfig, topics: &Topics) -> Result<MqttOptions, String> {
+    let mut o = MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+    o.set_keep_alive(cfg.keep_alive);
+    o.set_clean_start(false);
+    // Keep the session (and its queued messages) for a day of disconnection.
+    o.set_session_expiry_interval(Some(86_400));
+    o.set_last_will(LastWill::new(topics.status(), "offline", QoS::AtLeastOnce, true, None));
+    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
+        o.set_credentials(u.clone(), p.clone());
+    }
+    if let Some(tls) = &cfg.tls {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+        let ca = read(&tls.ca)?;
+        let client_auth = match (&tls.client_cert, &tls.client_key) {
+            (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+            _ => None,
+        };
+        o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Simple {
+            ca,
+            alpn: None,
+            client_auth,
+        }));
+    }
+    Ok(o)
+}
+
+fn jitter(d: Duration) -> Duration {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
+    d.mul_f64(0.8 + 0.4 * f64::from(nanos % 1000) / 1000.0)
+}
+
+/// Runs until `stop` turns true. `committed` carries the last committed sequence number (the
+/// pipeline bumps it after each append); `heartbeat` builds the heartbeat payload.
+pub async fn run(
+    cfg: BrokerConfig,
+    topics: Topics,
+    outbox: Arc<Mutex<Outbox>>,
+    mut committed: watch::Receiver<u64>,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<RelayStats>,
+    heartbeat: impl Fn() -> Vec<u8>,
+) -> Result<(), String> {
+    let (client, mut eventloop) = AsyncClient::new(options(&cfg, &topics)?, 128);
+    // The event loop runs in its own task: its `poll` is not safe to cancel mid-connect, and the
+    // loop below wakes for many other reasons. Connection errors are retried there with backoff.
+    let (ev_tx, mut events) = tokio::sync::mpsc::channel(256);
+    let mut stop_poll = stop.clone();
+    let poller = tokio::spawn(async move {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            let ev = eventloop.poll().await;
+            let failed = ev.is_err();
+            if matches!(ev, Ok(Event::Incoming(Packet::ConnAck(_)))) {
+                backoff = BACKOFF_MIN;
+            }
+            if ev_tx.send(ev).await.is_err() {
+                return;
+            }
+            if failed {
+                let wait = jitter(backoff);
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop_poll.changed() => {}
+                }
+                if *stop_poll.borrow() {
+                    return;
+                }
+            }
+        }
+    });
+    let lock = || outbox.lock().unwrap_or_else(|e| e.into_inner());
+    let mut acked = lock().acked_seq().map_err(|e| e.to_string())?;
+    stats.acked_seq.store(acked, Ordering::Relaxed);
+    // Highest sequence handed to the client; everything after `acked` up to it is in flight.
+    let mut published = acked;
+    // Highest sequence ever published, to count republications.
+    let mut high_water = acked;
+    let mut connected = false;
+    let mut last_ack_progress = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut last_heartbeat = Instant::now() - cfg.heartbeat_every;
+    loop {
+        tokio::select! {
+            Some(ev) = events.recv() => match ev {
+                Ok(Event::Incoming(Packet::ConnAck(c))) => {
+                    connected = true;
+                    stats.connected.store(true, Ordering::Relaxed);
+                    stats.connects.fetch_add(1, Ordering::Relaxed);
+                    info!(broker = %format!("{}:{}", cfg.host, cfg.port), session_present = c.session_present, "connected to the broker");
+                    if !c.session_present {
+                        // The broker forgot us: what it had queued is gone.
+                        published = acked;
+                        let _ = client.try_subscribe(topics.ack(), QoS::AtLeastOnce);
+                        let _ = client.try_subscribe(topics.resend(), QoS::AtLeastOnce);
+                    }
+                    let _ = client.try_publish(topics.status(), QoS::AtLeastOnce, true, "online");
+                }
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let topic = String::from_utf8_lossy(&p.topic);
+                    if topic == topics.ack() {
+                        match serde_json::from_slice::<Ack>(&p.payload) {
+                            Ok(a) if a.upto_seq > acked => {
+                                let upto = a.upto_seq.min(high_water);
+                                match lock().ack(upto) {
+                                    Ok(n) => debug!(upto, deleted = n, "central acknowledged"),
+                                    Err(e) => warn!("{e}"),
+                                }
+                                acked = upto;
+                                published = published.max(acked);
+                                last_ack_progress = Instant::now();
+                                stats.acked_seq.store(acked, Ordering::Relaxed);
+                            }
+                            Ok(_) => {}
+                            Err(e) => warn!(%topic, "ignoring a malformed ack: {e}"),
+                        }
+                    } else if topic == topics.resend()
+                        && let Ok(r) = serde_json::from_slice::<Resend>(&p.payload)
+                    {
+                        info!(from = r.from_seq, "central asked for a resend");
+                        published = published.min(r.from_seq.saturating_sub(1)).max(acked);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    if connected {
+                        warn!("broker connection lost: {e}");
+                    } else {
+                        debug!("cannot reach the broker: {e}");
+                    }
+                    connected = false;
+                    stats.connected.store(false, Ordering::Relaxed);
+                }
+            },
+            _ = committed.changed() => {}
+            _ = tick.tick() => {
+                if published > acked && last_ack_progress.elapsed() >= cfg.resend_after {
+                    debug!(from = acked + 1, "no ack progress: publishing again from the last ack");
+                    published = acked;
+                    last_ack_progress = Instant::now();
+                }
+                if connected && last_heartbeat.elapsed() >= cfg.heartbeat_every {
+                    last_heartbeat = Instant::now();
+                    let _ = client.try_publish(topics.heartbeat(), QoS::AtLeastOnce, true, heartbeat());
+                }
+            }
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        if connected {
+            // Publish in order while the window allows; stop at a full request queue.
+            while published - acked < cfg.window {
+                let room = (cfg.window - (published - acked)).min(64) as usize;
+                let batch = match lock().pending(published, room) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        warn!("{e}");
+                        break;
+                    }
+                };
+                if batch.is_empty() {
+                    break;
+                }
+                let mut full = false;
+                for ev in batch {
+                    if client.try_publish(ev.topic, QoS::AtLeastOnce, false, ev.payload).is_err() {
+                        full = true;
+                        break;
+                    }
+                    if ev.seq <= high_water {
+                        stats.republished.fetch_add(1, Ordering::Relaxed);
+                    }
+                    high_water = high_water.max(ev.seq);
+                    published = ev.seq;
+                    stats.published.fetch_add(1, Ordering::Relaxed);
+                }
+                if full {
+                    break;
+                }
+            }
+        }
+    }
+    if connected {
+        let _ = client.try_publish(topics.status(), QoS::AtLeastOnce, true, "offline");
+        let _ = client.try_disconnect();
+        // Let the event loop flush the last packets (it ends on the disconnect).
+        let _ = tokio::time::timeout(Duration::from_secs(2), async { while let Some(Ok(_)) = events.recv().await {} })
+            .await;
+    }
+    drop(events);
+    poller.abort();
+    Ok(())
+}
