@@ -126,10 +126,8 @@ async fn central(port: u16, compound: &str, got: Arc<Received>, mut stop: watch:
     loop {
         tokio::select! {
             Some(ev) = events.recv() => match ev {
-                Ok(Event::Incoming(Packet::ConnAck(c))) => {
-                    if !c.session_present {
-                        let _ = client.try_subscribe(Topics::all_events(), QoS::AtLeastOnce);
-                    }
+                Ok(Event::Incoming(Packet::ConnAck(c))) if !c.session_present => {
+                    let _ = client.try_subscribe(Topics::all_events(), QoS::AtLeastOnce);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap();
