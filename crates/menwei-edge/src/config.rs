@@ -29,6 +29,14 @@ pub mod raw {
         pub defaults: CameraSettings,
         #[serde(default)]
         pub cameras: Vec<Camera>,
+        pub register: Option<Register>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Register {
+        pub path: PathBuf,
+        pub key_file: PathBuf,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -92,6 +100,14 @@ pub struct EdgeConfig {
     pub spinning: bool,
     pub provider: menwei_vision::Provider,
     pub cameras: Vec<Camera>,
+    /// The register file and its template key (checked when the register is opened).
+    pub register: Option<RegisterPaths>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisterPaths {
+    pub path: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// A camera with its inherited settings resolved.
@@ -275,5 +291,9 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         spinning: raw.models.spinning.unwrap_or(false),
         provider,
         cameras,
+        register: raw
+            .register
+            .as_ref()
+            .map(|r| RegisterPaths { path: resolve(&r.path), key_file: resolve(&r.key_file) }),
     })
 }

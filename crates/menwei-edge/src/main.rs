@@ -53,6 +53,33 @@ enum Command {
         #[command(flatten)]
         models: ModelArgs,
     },
+    /// Enrols a resident's face from photos: each must show this resident alone, clearly.
+    /// Only templates are stored, sealed; the photos are not kept.
+    Enroll {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        resident: String,
+        /// Adds the resident when the register does not have them yet (with --consent).
+        #[arg(long)]
+        household: Option<String>,
+        /// How consent to face entry was given (for example "paper form 2026-11-27").
+        #[arg(long)]
+        consent: Option<String>,
+        /// For a minor: the guardian who consented.
+        #[arg(long)]
+        guardian: Option<String>,
+        #[arg(required = true)]
+        photos: Vec<PathBuf>,
+    },
+    /// Erases a resident's face data from this box: templates deleted, the resident kept as
+    /// erased so later sightings say so.
+    Erase {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        resident: String,
+    },
     /// Measures accuracy on a labelled set.
     Eval {
         #[command(subcommand)]
@@ -180,6 +207,10 @@ fn main() -> ExitCode {
             finish(analyze(&path, (!no_images).then_some(out.as_path()), gallery.as_deref(), &models))
         }
         Command::Eval { what } => finish(eval(what)),
+        Command::Enroll { config, resident, household, consent, guardian, photos } => {
+            finish(enroll(&config, &resident, household, consent, guardian, &photos))
+        }
+        Command::Erase { config, resident } => finish(erase(&config, &resident)),
     }
 }
 
@@ -219,6 +250,67 @@ fn analyze(path: &Path, out: Option<&Path>, gallery: Option<&Path>, models: &Mod
     if let Some(out) = out {
         eprintln!("annotated pictures in {}", out.display());
     }
+    Ok(())
+}
+
+fn open_register(cfg: &config::EdgeConfig) -> Result<menwei_register::Register> {
+    let r = cfg.register.as_ref().context("the config has no [register] table (path and key_file)")?;
+    Ok(menwei_register::Register::open(&r.path, &r.key_file)?)
+}
+
+fn enroll(
+    config_path: &Path,
+    resident: &str,
+    household: Option<String>,
+    consent: Option<String>,
+    guardian: Option<String>,
+    photos: &[PathBuf],
+) -> Result<()> {
+    let cfg = config::load(config_path)?;
+    let register = open_register(&cfg)?;
+    if register.resident(resident)?.is_none() {
+        match (household, consent) {
+            (Some(household), Some(consent)) => register.upsert_resident(&menwei_register::Resident {
+                id: resident.to_owned(),
+                household,
+                status: menwei_register::ResidentStatus::Active,
+                consent_at: Some(menwei_core::event::rfc3339_ms(
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64,
+                )),
+                consent_method: Some(consent),
+                guardian,
+                face_opt_out: false,
+            })?,
+            _ => anyhow::bail!(
+                "resident `{resident}` is not in the register: sync it from central, or pass --household and --consent"
+            ),
+        }
+    }
+    let paths = ModelArgs {
+        config: Some(config_path.to_owned()),
+        face_input: 640,
+        plate_readers: vec!["clp_rec".into()],
+        plate_max_side: 1600,
+        plate_upscale: 2.0,
+    };
+    let mut kit = menwei_edge::tools::Kit::open(&paths.paths()?)?;
+    let outcomes = menwei_edge::tools::enroll(&mut kit, &register, resident, photos)?;
+    for o in &outcomes {
+        println!("{}", serde_json::to_string(o)?);
+    }
+    let enrolled = outcomes.iter().filter(|o| o.result == "enrolled").count();
+    eprintln!("{resident}: {enrolled} of {} photos enrolled", outcomes.len());
+    if enrolled == 0 {
+        anyhow::bail!("no photo was enrolled");
+    }
+    Ok(())
+}
+
+fn erase(config_path: &Path, resident: &str) -> Result<()> {
+    let cfg = config::load(config_path)?;
+    let register = open_register(&cfg)?;
+    let n = register.erase(resident)?;
+    println!("{resident}: erased ({n} template{} deleted)", if n == 1 { "" } else { "s" });
     Ok(())
 }
 

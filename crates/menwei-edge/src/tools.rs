@@ -235,3 +235,60 @@ fn annotate(img: &mut image::RgbImage, faces: &[FaceFinding], plates: &[PlateRes
         draw::text(img, x, y, &label, scale, BLACK, colour);
     }
 }
+
+/// What became of one enrolment photo.
+#[derive(Debug, Serialize)]
+pub struct EnrolOutcome {
+    pub photo: PathBuf,
+    /// `enrolled`, or `refused` with the reason.
+    pub result: &'static str,
+    pub reason: Option<String>,
+    pub quality: Option<FaceQuality>,
+}
+
+/// Enrols `resident` from `photos`: each photo must show exactly one face of enrolment
+/// quality. Only the template is stored (sealed); the photo is never kept.
+pub fn enroll(
+    kit: &mut Kit,
+    register: &menwei_register::Register,
+    resident: &str,
+    photos: &[PathBuf],
+) -> Result<Vec<EnrolOutcome>> {
+    let mut out = Vec::new();
+    for photo in photos {
+        let refuse = |reason: String, quality| EnrolOutcome {
+            photo: photo.clone(),
+            result: "refused",
+            reason: Some(reason),
+            quality,
+        };
+        let img = match open(photo) {
+            Ok(i) => i,
+            Err(e) => {
+                out.push(refuse(format!("{e:#}"), None));
+                continue;
+            }
+        };
+        let view = RgbView::packed(img.width(), img.height(), img.as_raw())?;
+        let faces = kit.faces.detect(view)?;
+        match faces.len() {
+            0 => {
+                out.push(refuse("no face found".into(), None));
+                continue;
+            }
+            1 => {}
+            n => {
+                out.push(refuse(format!("{n} faces: enrol from a photo of this resident alone"), None));
+                continue;
+            }
+        }
+        let shot = kit.embedder.embed(view, &faces)?.remove(0);
+        if let Err(issue) = menwei_vision::quality::QualityPolicy::ENROL.check(&shot.quality) {
+            out.push(refuse(issue.to_string(), Some(shot.quality)));
+            continue;
+        }
+        register.add_template(resident, &shot.embedding.0[..])?;
+        out.push(EnrolOutcome { photo: photo.clone(), result: "enrolled", reason: None, quality: Some(shot.quality) });
+    }
+    Ok(out)
+}
