@@ -11,7 +11,9 @@
 //!   never reused, so central can store each event exactly once (`UNIQUE(compound, seq)`) and
 //!   see gaps.
 //! - **Bounded per class.** Each [`EventClass`] has a cap. Health events are dropped oldest
-//!   first at their cap, and every drop is counted. Access and security events are never
+//!   first at their cap, and every drop is counted. A dropped event keeps its row as a
+//!   60-byte marker (`kind: outbox.dropped`), so the sequence central sees has no hole that
+//!   its cumulative ack could never pass. Access and security events are never
 //!   dropped: past [`Limits::degraded_at`] of their cap the outbox reports itself degraded (the
 //!   heartbeat and `/readyz` say so), and at the cap it still accepts them, bounded by the disk
 //!   alone, because losing a gate decision is worse than a full disk warning.
@@ -93,7 +95,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     class      TEXT    NOT NULL,
     topic      TEXT    NOT NULL,
     payload    BLOB    NOT NULL,
-    created_ms INTEGER NOT NULL
+    created_ms INTEGER NOT NULL,
+    -- 1: dropped at its class's cap; the payload is then a small marker that keeps the
+    -- sequence contiguous for central.
+    dropped    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_class ON outbox (class, seq);
 CREATE TABLE IF NOT EXISTS meta (
@@ -146,13 +151,25 @@ impl Outbox {
         let mut dropped = None;
         if class.droppable() {
             let count: u64 = tx
-                .query_row("SELECT COUNT(*) FROM outbox WHERE class = ?1", [class.name()], |r| r.get(0))
+                .query_row("SELECT COUNT(*) FROM outbox WHERE class = ?1 AND dropped = 0", [class.name()], |r| r.get(0))
                 .map_err(err)?;
             if count > cap {
                 let oldest: u64 = tx
-                    .query_row("SELECT MIN(seq) FROM outbox WHERE class = ?1", [class.name()], |r| r.get(0))
+                    .query_row("SELECT MIN(seq) FROM outbox WHERE class = ?1 AND dropped = 0", [class.name()], |r| {
+                        r.get(0)
+                    })
                     .map_err(err)?;
-                tx.execute("DELETE FROM outbox WHERE seq = ?1", [oldest]).map_err(err)?;
+                // The event's content goes; its sequence number stays, as a marker central
+                // stores like any event, so the cumulative ack can pass it.
+                let marker = format!(
+                    "{{\"schema\":1,\"seq\":{oldest},\"kind\":\"outbox.dropped\",\"class\":\"{}\"}}",
+                    class.name()
+                );
+                tx.execute(
+                    "UPDATE outbox SET payload = ?2, dropped = 1 WHERE seq = ?1",
+                    params![oldest, marker.as_bytes()],
+                )
+                .map_err(err)?;
                 tx.execute(&format!("UPDATE meta SET value = value + 1 WHERE key = 'dropped_{}'", class.name()), [])
                     .map_err(err)?;
                 dropped = Some(oldest);
@@ -218,7 +235,7 @@ impl Outbox {
         for class in EventClass::ALL {
             let n: u64 = self
                 .conn
-                .query_row("SELECT COUNT(*) FROM outbox WHERE class = ?1", [class.name()], |r| r.get(0))
+                .query_row("SELECT COUNT(*) FROM outbox WHERE class = ?1 AND dropped = 0", [class.name()], |r| r.get(0))
                 .map_err(self.err())?;
             let cap = self.limits.per_class.get(&class).copied().unwrap_or(u64::MAX);
             if !class.droppable() && n as f64 >= cap as f64 * self.limits.degraded_at {
@@ -284,6 +301,10 @@ mod tests {
             dropped.extend(o.append(EventClass::Health, "h", |_| vec![]).unwrap().dropped);
         }
         assert_eq!(dropped, vec![1, 2], "oldest first");
+        // Dropped events stay in the sequence as markers.
+        let p = o.pending(0, 10).unwrap();
+        assert_eq!(p.iter().map(|p| p.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
+        assert!(String::from_utf8_lossy(&p[0].payload).contains("outbox.dropped"));
         for _ in 0..6 {
             assert_eq!(o.append(EventClass::Access, "a", |_| vec![]).unwrap().dropped, None);
         }
