@@ -79,19 +79,7 @@ use menwei_core::config::{Issues, RawLog, parse_toml};
 /// Replaces `${NAME}` with the environment variable's value, so that secrets stay out of the
 /// file. An unset variable is an error naming it (never its value).
 pub fn expand_env(s: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| "unterminated `${`".to_owned())?;
-        let name = &after[..end];
-        let value = std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
-        out.push_str(&value);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    menwei_core::config::expand_vars(s, |name| std::env::var(name).ok())
 }
 
 fn safe_id(s: &str) -> bool {

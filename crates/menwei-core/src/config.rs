@@ -118,3 +118,35 @@ mod tests {
         assert!(Issues::default().finish(Path::new("y")).is_ok());
     }
 }
+
+/// Replaces each `${NAME}` in `s` with `lookup(NAME)`, so that secrets can stay out of config
+/// files (the binaries look names up in the environment). A name `lookup` does not know is an
+/// error naming it, never a value.
+pub fn expand_vars(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| "unterminated `${`".to_owned())?;
+        let name = &after[..end];
+        let value = lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod expand_tests {
+    use super::*;
+
+    #[test]
+    fn variables_expand_and_unknown_ones_are_named() {
+        let env = |n: &str| (n == "PW").then(|| "s3cret".to_owned());
+        assert_eq!(expand_vars("user:${PW}@h", env).unwrap(), "user:s3cret@h");
+        assert_eq!(expand_vars("${NOPE}", env).unwrap_err(), "environment variable NOPE is not set");
+        assert!(expand_vars("${PW", env).is_err());
+    }
+}

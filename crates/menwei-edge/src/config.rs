@@ -30,6 +30,39 @@ pub mod raw {
         #[serde(default)]
         pub cameras: Vec<Camera>,
         pub register: Option<Register>,
+        pub broker: Option<Broker>,
+        pub outbox: Option<OutboxTable>,
+        pub http: Option<Http>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Broker {
+        pub url: String,
+        pub client_id: Option<String>,
+        pub username: Option<String>,
+        pub password: Option<String>,
+        pub ca_file: Option<PathBuf>,
+        pub cert_file: Option<PathBuf>,
+        pub key_file: Option<PathBuf>,
+        pub keep_alive_secs: Option<i64>,
+        pub window: Option<i64>,
+        pub heartbeat_secs: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct OutboxTable {
+        pub path: PathBuf,
+        pub max_access: Option<i64>,
+        pub max_security: Option<i64>,
+        pub max_health: Option<i64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Http {
+        pub listen: String,
     }
 
     #[derive(Debug, Deserialize)]
@@ -68,6 +101,7 @@ pub mod raw {
         pub scale_width: Option<i64>,
         pub decode: Option<String>,
         pub decode_threads: Option<i64>,
+        pub gate: Option<String>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -102,6 +136,17 @@ pub struct EdgeConfig {
     pub cameras: Vec<Camera>,
     /// The register file and its template key (checked when the register is opened).
     pub register: Option<RegisterPaths>,
+    /// Where events go: the MQTT broker (with the outbox they are committed to first).
+    pub broker: Option<crate::relay::BrokerConfig>,
+    pub outbox: Option<OutboxSettings>,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub http: Option<std::net::SocketAddr>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutboxSettings {
+    pub path: PathBuf,
+    pub limits: menwei_outbox::Limits,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,6 +161,8 @@ pub struct Camera {
     pub capture: CameraConfig,
     pub detect_fps: f64,
     pub face_score_threshold: f32,
+    /// The gate the camera watches, as events name it.
+    pub gate: Option<String>,
 }
 
 pub use menwei_core::config::{ConfigErrors, Issue, LogFormat};
@@ -265,7 +312,8 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
             cap.rtsp_tcp = rtsp_tcp;
             cap.rtsp_latency = Duration::from_millis(latency.clamp(0, 10_000) as u64);
             cap.scale_width = sw.map(|w| w as u32);
-            cameras.push(Camera { capture: cap, detect_fps, face_score_threshold: face_score_threshold as f32 });
+            let (gate, _) = pick!(gate);
+            cameras.push(Camera { capture: cap, detect_fps, face_score_threshold: face_score_threshold as f32, gate });
         }
     }
 
@@ -277,6 +325,35 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
             menwei_vision::Provider::Cpu
         }),
     };
+
+    let broker = raw.broker.as_ref().and_then(|b| broker(b, &raw.compound_id, &resolve, &mut issues));
+    let outbox = raw.outbox.as_ref().map(|o| {
+        let mut limits = menwei_outbox::Limits::default();
+        for (key, class, v) in [
+            ("outbox.max_access", menwei_core::event::EventClass::Access, o.max_access),
+            ("outbox.max_security", menwei_core::event::EventClass::Security, o.max_security),
+            ("outbox.max_health", menwei_core::event::EventClass::Health, o.max_health),
+        ] {
+            match v {
+                Some(n) if n < 1 => issues.add(key, format!("{n} is not a positive number of events")),
+                Some(n) => {
+                    limits.per_class.insert(class, n as u64);
+                }
+                None => {}
+            }
+        }
+        OutboxSettings { path: resolve(&o.path), limits }
+    });
+    if broker.is_some() && outbox.is_none() {
+        issues.add("outbox", "a [broker] needs an [outbox]: events are committed there before they are published");
+    }
+    let http = raw.http.as_ref().and_then(|h| match h.listen.parse::<std::net::SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            issues.add("http.listen", format!("`{}` is not an address:port such as 127.0.0.1:9464", h.listen));
+            None
+        }
+    });
 
     issues.finish(path)?;
     Ok(EdgeConfig {
@@ -295,5 +372,99 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
             .register
             .as_ref()
             .map(|r| RegisterPaths { path: resolve(&r.path), key_file: resolve(&r.key_file) }),
+        broker,
+        outbox,
+        http,
     })
+}
+
+/// `[broker]`: `mqtt://host:port` or `mqtts://host:port` (TLS needs `ca_file`; mutual TLS adds
+/// `cert_file` and `key_file`); `${VAR}` in the credentials is taken from the environment.
+fn broker(
+    b: &raw::Broker,
+    compound: &str,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    issues: &mut Issues,
+) -> Option<crate::relay::BrokerConfig> {
+    let (tls, rest) = if let Some(r) = b.url.strip_prefix("mqtts://") {
+        (true, r)
+    } else if let Some(r) = b.url.strip_prefix("mqtt://") {
+        (false, r)
+    } else {
+        issues.add("broker.url", format!("`{}` is not mqtt://host:port or mqtts://host:port", b.url));
+        return None;
+    };
+    let default_port = if tls { 8883 } else { 1883 };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(p) => (h.to_owned(), p),
+            Err(_) => {
+                issues.add("broker.url", format!("port `{p}` is not a number"));
+                return None;
+            }
+        },
+        None => (rest.to_owned(), default_port),
+    };
+    if host.is_empty() || host.contains('@') {
+        issues.add("broker.url", "give the host without credentials (use username and password)");
+        return None;
+    }
+    let mut expand = |key: &str, v: &Option<String>| -> Option<String> {
+        v.as_ref().and_then(|v| match menwei_core::config::expand_vars(v, |n| std::env::var(n).ok()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                issues.add(key, e);
+                None
+            }
+        })
+    };
+    let username = expand("broker.username", &b.username);
+    let password = expand("broker.password", &b.password);
+    let mut cfg = crate::relay::BrokerConfig::new(
+        &host,
+        port,
+        b.client_id.as_deref().unwrap_or(&format!("menwei-edge-{compound}")),
+    );
+    cfg.username = username;
+    cfg.password = password;
+    if tls {
+        match &b.ca_file {
+            Some(ca) => {
+                cfg.tls = Some(crate::relay::TlsFiles {
+                    ca: resolve(ca),
+                    client_cert: b.cert_file.as_deref().map(resolve),
+                    client_key: b.key_file.as_deref().map(resolve),
+                })
+            }
+            None => issues.add("broker.ca_file", "mqtts:// needs the CA certificate (PEM) to trust"),
+        }
+        if b.cert_file.is_some() != b.key_file.is_some() {
+            issues.add("broker.cert_file", "mutual TLS needs both cert_file and key_file");
+        }
+    } else if b.ca_file.is_some() || b.cert_file.is_some() {
+        issues.add("broker.url", "certificate files are given but the URL is mqtt:// (use mqtts://)");
+    }
+    if let Some(k) = b.keep_alive_secs {
+        if (5..=3600).contains(&k) {
+            cfg.keep_alive = Duration::from_secs(k as u64);
+        } else {
+            issues.add("broker.keep_alive_secs", format!("{k} is not between 5 and 3600"));
+        }
+    }
+    if let Some(w) = b.window {
+        if (1..=65_535).contains(&w) {
+            cfg.window = w as u64;
+        } else {
+            issues.add("broker.window", format!("{w} is not between 1 and 65535"));
+        }
+    }
+    if let Some(h) = b.heartbeat_secs {
+        if (1..=3600).contains(&h) {
+            cfg.heartbeat_every = Duration::from_secs(h as u64);
+        } else {
+            issues.add("broker.heartbeat_secs", format!("{h} is not between 1 and 3600"));
+        }
+    }
+    Some(cfg)
 }

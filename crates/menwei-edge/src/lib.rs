@@ -7,6 +7,8 @@
 
 pub mod config;
 pub mod draw;
+pub mod events;
+pub mod http;
 pub mod notify;
 pub mod pipeline;
 pub mod relay;

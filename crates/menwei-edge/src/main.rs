@@ -383,17 +383,55 @@ fn run(path: &Path) -> Result<()> {
     let prepared = menwei_edge::pipeline::prepare(&cfg).context("cannot start")?;
     let ctl = Arc::new(Control::default());
     let notifier = Notifier::from_env();
+    let mut hooks = menwei_edge::pipeline::Hooks::default();
+    let outbox = match &cfg.outbox {
+        Some(o) => Some(Arc::new(std::sync::Mutex::new(
+            menwei_outbox::Outbox::open(&o.path, o.limits.clone()).context("cannot open the outbox")?,
+        ))),
+        None => None,
+    };
+    let mut committed = None;
+    if let Some(outbox) = &outbox {
+        let (sink, rx) = menwei_edge::events::EventSink::new(&cfg.compound_id, outbox.clone());
+        hooks.events = Some(sink);
+        committed = Some(rx);
+    }
+    let register_version = match &cfg.register {
+        Some(_) => open_register(&cfg)?.version()?,
+        None => 0,
+    };
+    let hooks = Arc::new(hooks);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let worker = {
-        let ctl = ctl.clone();
+        let (ctl, hooks, cfg) = (ctl.clone(), hooks.clone(), cfg.clone());
         std::thread::Builder::new().name("infer-0".into()).spawn(move || {
             let mut stdout = std::io::stdout().lock();
-            let r = menwei_edge::pipeline::run(&cfg, prepared, &ctl, &mut stdout);
+            let r = menwei_edge::pipeline::run(&cfg, prepared, &ctl, &mut stdout, &hooks);
             let _ = done_tx.send(());
             r
         })?
     };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let relay_stats = Arc::new(menwei_edge::relay::RelayStats::default());
+    let mut background = Vec::new();
+    if let (Some(broker), Some(outbox), Some(committed)) = (cfg.broker.clone(), outbox.clone(), committed) {
+        let (hooks, stats, stop, outbox2) = (hooks.clone(), relay_stats.clone(), stop_rx.clone(), outbox.clone());
+        let topics = menwei_core::event::Topics::new(&cfg.compound_id);
+        let heartbeat = move || heartbeat(&hooks, &outbox2, register_version);
+        background.push(rt.spawn(async move {
+            if let Err(e) = menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, heartbeat).await {
+                tracing::error!("the event relay stopped: {e}");
+            }
+        }));
+    }
+    if let Some(addr) = cfg.http {
+        let endpoints = Arc::new(endpoints(&ctl, &hooks, outbox.clone(), relay_stats.clone()));
+        let serve = rt
+            .block_on(menwei_edge::http::bind(addr, endpoints, stop_rx.clone()))
+            .with_context(|| format!("cannot listen on {addr} (http.listen)"))?;
+        background.push(rt.spawn(serve));
+    }
     let interrupted = rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         // Ping the systemd watchdog only while the inference loop makes progress.
@@ -443,8 +481,150 @@ fn run(path: &Path) -> Result<()> {
         }
     }
     let summary = worker.join().map_err(|_| anyhow::anyhow!("the inference thread panicked"))??;
+    // Committed events stay in the outbox for the next start; give the relay a moment to say
+    // `offline` and flush what is in flight.
+    stop_tx.send_replace(true);
+    rt.block_on(async {
+        for task in background {
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        }
+    });
     eprintln!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
+}
+
+/// The heartbeat payload: camera states, outbox depth, register version.
+fn heartbeat(
+    hooks: &menwei_edge::pipeline::Hooks,
+    outbox: &std::sync::Mutex<menwei_outbox::Outbox>,
+    register_version: u64,
+) -> Vec<u8> {
+    let cameras = hooks.camera_states.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let status = outbox.lock().unwrap_or_else(|e| e.into_inner()).status().ok();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let body = serde_json::json!({
+        "schema": menwei_core::event::SCHEMA,
+        "at": menwei_core::event::rfc3339_ms(now),
+        "cameras": cameras,
+        "outbox": status.as_ref().map(|s| serde_json::json!({
+            "depth": s.depth.iter().map(|(c, n)| (c.name(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            "dropped": s.dropped.iter().map(|(c, n)| (c.name(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            "last_seq": s.last_seq,
+            "acked_seq": s.acked_seq,
+            "degraded": s.degraded,
+        })),
+        "register_version": register_version,
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// `/metrics` and `/readyz`: capture, outbox and relay figures; ready when the models are
+/// loaded, every camera streams (or a file ended) and the outbox is not degraded. The broker
+/// does not decide readiness: events wait in the outbox while it is away.
+fn endpoints(
+    ctl: &Arc<Control>,
+    hooks: &Arc<menwei_edge::pipeline::Hooks>,
+    outbox: Option<Arc<std::sync::Mutex<menwei_outbox::Outbox>>>,
+    relay: Arc<menwei_edge::relay::RelayStats>,
+) -> menwei_edge::http::Endpoints {
+    use menwei_core::metrics::{Kind, MetricsText};
+    let (h1, o1) = (hooks.clone(), outbox.clone());
+    let metrics = move || {
+        let mut m = MetricsText::new();
+        let sources = h1.sources.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let refs: Vec<&dyn menwei_capture::FrameSource> = sources.iter().map(|s| s as _).collect();
+        menwei_capture::write_metrics(&refs, &mut m);
+        if let Some(status) = o1.as_ref().and_then(|o| o.lock().unwrap_or_else(|e| e.into_inner()).status().ok()) {
+            for (c, n) in &status.depth {
+                m.sample(
+                    "menwei_outbox_depth_events",
+                    Kind::Gauge,
+                    "Events waiting for central's ack.",
+                    &[("class", c.name())],
+                    *n as f64,
+                );
+            }
+            for (c, n) in &status.dropped {
+                m.sample(
+                    "menwei_outbox_dropped_events_total",
+                    Kind::Counter,
+                    "Events dropped at their class's cap.",
+                    &[("class", c.name())],
+                    *n as f64,
+                );
+            }
+            m.sample(
+                "menwei_outbox_degraded",
+                Kind::Gauge,
+                "1 when a never-drop class nears its cap.",
+                &[],
+                f64::from(u8::from(status.degraded)),
+            );
+            m.sample(
+                "menwei_outbox_last_seq",
+                Kind::Gauge,
+                "The last sequence number committed.",
+                &[],
+                status.last_seq as f64,
+            );
+        }
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
+        m.sample(
+            "menwei_relay_connected",
+            Kind::Gauge,
+            "1 while connected to the broker.",
+            &[],
+            f64::from(u8::from(relay.connected.load(Ordering::Relaxed))),
+        );
+        m.sample(
+            "menwei_relay_connects_total",
+            Kind::Counter,
+            "Connections made to the broker.",
+            &[],
+            load(&relay.connects),
+        );
+        m.sample(
+            "menwei_relay_published_events_total",
+            Kind::Counter,
+            "Events handed to the broker.",
+            &[],
+            load(&relay.published),
+        );
+        m.sample(
+            "menwei_relay_republished_events_total",
+            Kind::Counter,
+            "Events published again (lost session, resend, stalled ack).",
+            &[],
+            load(&relay.republished),
+        );
+        m.sample(
+            "menwei_relay_acked_seq",
+            Kind::Gauge,
+            "The highest sequence central acknowledged.",
+            &[],
+            load(&relay.acked_seq),
+        );
+        m.finish()
+    };
+    let (ctl, h2) = (ctl.clone(), hooks.clone());
+    let ready = move || {
+        let mut why = Vec::new();
+        if !ctl.ready.load(Ordering::SeqCst) {
+            why.push("models and cameras are still starting".to_owned());
+        }
+        for (camera, state) in h2.camera_states.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            if state != "streaming" && state != "ended" {
+                why.push(format!("camera {camera} is {state}"));
+            }
+        }
+        if let Some(o) = &outbox
+            && o.lock().unwrap_or_else(|e| e.into_inner()).status().is_ok_and(|s| s.degraded)
+        {
+            why.push("the outbox is near its cap (central has not acknowledged for a long time)".to_owned());
+        }
+        if why.is_empty() { Ok(()) } else { Err(why) }
+    };
+    menwei_edge::http::Endpoints { metrics: Box::new(metrics), ready: Box::new(ready) }
 }
 
 fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {

@@ -76,8 +76,79 @@ pub struct Control {
     pub ready: AtomicBool,
 }
 
+/// What the rest of the daemon shares with the pipeline: where events go, and views of the
+/// cameras for the heartbeat, `/metrics` and `/readyz`.
+#[derive(Debug, Default)]
+pub struct Hooks {
+    pub events: Option<Arc<crate::events::EventSink>>,
+    /// Camera id -> its current state's name.
+    pub camera_states: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+    /// The cameras' frame slots and counters, once started.
+    pub sources: Arc<std::sync::Mutex<Vec<SourceView>>>,
+}
+
+/// A camera's slot and counters, without the camera itself.
+#[derive(Debug, Clone)]
+pub struct SourceView {
+    id: Arc<str>,
+    frames: Arc<menwei_core::handoff::Latest<menwei_core::frame::Frame>>,
+    stats: Arc<menwei_capture::CameraStats>,
+}
+
+impl FrameSource for SourceView {
+    fn id(&self) -> &Arc<str> {
+        &self.id
+    }
+    fn frames(&self) -> &Arc<menwei_core::handoff::Latest<menwei_core::frame::Frame>> {
+        &self.frames
+    }
+    fn stats(&self) -> &Arc<menwei_capture::CameraStats> {
+        &self.stats
+    }
+    fn request_stop(&self) {}
+}
+
+/// Turns camera state changes into health events: offline (failed), stalled, and back online
+/// after either. Connecting and a first streaming are not events.
+fn state_sink(cfg: &EdgeConfig, hooks: &Hooks) -> menwei_capture::StateSink {
+    use menwei_core::event::{EventClass, Subject};
+    let events = hooks.events.clone();
+    let states = hooks.camera_states.clone();
+    let gates: std::collections::HashMap<String, Option<String>> =
+        cfg.cameras.iter().map(|c| (c.capture.id.to_string(), c.gate.clone())).collect();
+    let troubled = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+    Arc::new(move |id, state| {
+        match state {
+            CameraState::Failed { reason, retry_in } => warn!(camera = %id, %reason, ?retry_in, "camera failed"),
+            other => info!(camera = %id, state = ?other, "camera state"),
+        }
+        states.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), state.name().to_owned());
+        let Some(events) = &events else { return };
+        let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
+        let (kind, detail) = match state {
+            CameraState::Failed { reason, .. } if troubled.insert(id.to_string()) => {
+                ("health.camera_offline", Some(reason.clone()))
+            }
+            CameraState::Stalled { after } if troubled.insert(id.to_string()) => {
+                ("health.camera_stalled", Some(format!("no frame for {after:?}")))
+            }
+            CameraState::Streaming if troubled.remove(id.as_ref()) => ("health.camera_online", None),
+            _ => return,
+        };
+        let draft = crate::events::Draft {
+            gate: gates.get(id.as_ref()).cloned().flatten(),
+            camera: Some(id.to_string()),
+            subject: Some(Subject::Camera { state: state.name().to_owned(), detail }),
+            ..Default::default()
+        };
+        if let Err(e) = events.emit(EventClass::Health, kind, draft) {
+            warn!(camera = %id, "cannot commit a health event: {e}");
+        }
+    })
+}
+
 /// Runs until every camera has ended (files without `loop`) or a stop is requested.
-pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Write) -> Result<Summary> {
+pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Write, hooks: &Hooks) -> Result<Summary> {
     let stop = &ctl.stop;
     let Prepared { rt, face_detector: model } = prepared;
     let opts = SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning, provider: cfg.provider };
@@ -86,18 +157,17 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let min_threshold = cfg.cameras.iter().map(|c| c.face_score_threshold).fold(1.0f32, f32::min);
     let mut detector = FaceDetector::open(&rt, &model, &opts, 640, min_threshold)?;
 
-    let on_state: menwei_capture::StateSink = Arc::new(|id, state| match state {
-        CameraState::Failed { reason, retry_in } => {
-            warn!(camera = %id, %reason, ?retry_in, "camera failed")
-        }
-        other => info!(camera = %id, state = ?other, "camera state"),
-    });
+    let on_state = state_sink(cfg, hooks);
     let cameras = cfg
         .cameras
         .iter()
         .map(|c| Camera::start(c.capture.clone(), on_state.clone()).with_context(|| format!("camera {}", c.capture.id)))
         .collect::<Result<Vec<_>>>()?;
 
+    *hooks.sources.lock().unwrap_or_else(|e| e.into_inner()) = cameras
+        .iter()
+        .map(|c| SourceView { id: c.id().clone(), frames: c.frames().clone(), stats: c.stats().clone() })
+        .collect();
     ctl.ready.store(true, Ordering::SeqCst);
     let mut summary: Vec<CameraSummary> =
         cfg.cameras.iter().map(|c| CameraSummary { camera: c.capture.id.to_string(), ..Default::default() }).collect();
