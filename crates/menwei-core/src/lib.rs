@@ -14,3 +14,5 @@ pub mod image;
 pub mod matcher;
 pub mod metrics;
 pub mod plate;
+pub mod rules;
+pub mod track;

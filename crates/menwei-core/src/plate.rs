@@ -321,9 +321,59 @@ pub fn distance(a: &str, b: &str) -> f32 {
     prev[b.len()]
 }
 
+/// How a read plate matched the register.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlateMatch {
+    Exact(String),
+    /// Within the allowed confusion-aware distance, and no other registered plate as close.
+    Fuzzy {
+        plate: String,
+        distance: f32,
+    },
+    /// Several registered plates are equally close: no match (and the event says so).
+    Ambiguous(Vec<String>),
+    None,
+}
+
+/// Matches `read` against `registered` plates: exact on the normalised text first, otherwise
+/// the nearest by [`distance`] when it is at most `max_distance` and unambiguous.
+pub fn match_plate<'a>(read: &str, registered: impl IntoIterator<Item = &'a str>, max_distance: f32) -> PlateMatch {
+    let read = normalise(read);
+    let mut best: Vec<(f32, &str)> = Vec::new();
+    for p in registered {
+        if normalise(p) == read {
+            return PlateMatch::Exact(p.to_owned());
+        }
+        let d = distance(&read, p);
+        if d <= max_distance {
+            best.push((d, p));
+        }
+    }
+    best.sort_by(|a, b| a.0.total_cmp(&b.0));
+    match best.as_slice() {
+        [] => PlateMatch::None,
+        [(d, p)] => PlateMatch::Fuzzy { plate: (*p).to_owned(), distance: *d },
+        [(d0, p0), (d1, _), ..] if d0 < d1 => PlateMatch::Fuzzy { plate: (*p0).to_owned(), distance: *d0 },
+        [(d0, _), ..] => {
+            PlateMatch::Ambiguous(best.iter().filter(|(d, _)| d == d0).map(|(_, p)| (*p).to_owned()).collect())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plates_match_exactly_then_fuzzily_and_only_when_unambiguous() {
+        let reg = ["粤B12345", "粤B67890", "京A00001", "京A00002"];
+        assert_eq!(match_plate("粤b·12345", reg, 1.0), PlateMatch::Exact("粤B12345".into()));
+        // 8 read for B is a usual confusion: half a substitution.
+        assert_eq!(match_plate("粤812345", reg, 1.0), PlateMatch::Fuzzy { plate: "粤B12345".into(), distance: 0.5 });
+        assert_eq!(match_plate("粤B99999", reg, 1.0), PlateMatch::None);
+        // Equally close to two registered plates: no match.
+        assert!(matches!(match_plate("京A00003", reg, 1.0), PlateMatch::Ambiguous(v) if v.len() == 2));
+    }
 
     fn kind(s: &str) -> PlateKind {
         PlateNumber::parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).kind()

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use menwei_core::matcher::TemplateMatrix;
+use menwei_core::plate::normalise;
+pub use menwei_core::rules::{VehicleEntry, VehicleKind};
 use rusqlite::{Connection, OptionalExtension, params};
 use thiserror::Error;
 
@@ -109,6 +111,14 @@ CREATE TABLE IF NOT EXISTS templates (
     sealed     BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS templates_resident ON templates (resident);
+CREATE TABLE IF NOT EXISTS vehicles (
+    plate          TEXT PRIMARY KEY,
+    color          TEXT,
+    household      TEXT,
+    kind           TEXT NOT NULL,
+    valid_from_ms  INTEGER,
+    valid_until_ms INTEGER
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 ";
@@ -283,6 +293,55 @@ impl Register {
             .map_err(self.err())
     }
 
+    /// Adds or replaces a vehicle (resident, visitor pass or blocked), by normalised plate.
+    pub fn upsert_vehicle(&self, v: &VehicleEntry) -> Result<(), RegisterError> {
+        let kind = match v.kind {
+            VehicleKind::Resident => "resident",
+            VehicleKind::Visitor => "visitor",
+            VehicleKind::Blocked => "blocked",
+        };
+        self.conn
+            .execute(
+                "INSERT INTO vehicles (plate, color, household, kind, valid_from_ms, valid_until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(plate) DO UPDATE SET color = ?2, household = ?3, kind = ?4, valid_from_ms = ?5,
+                     valid_until_ms = ?6",
+                params![normalise(&v.plate), v.color, v.household, kind, v.valid_from_ms, v.valid_until_ms],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    pub fn remove_vehicle(&self, plate: &str) -> Result<bool, RegisterError> {
+        Ok(self.conn.execute("DELETE FROM vehicles WHERE plate = ?1", [normalise(plate)]).map_err(self.err())? > 0)
+    }
+
+    /// Every vehicle, for the matcher (a compound has thousands, not millions).
+    pub fn vehicles(&self) -> Result<Vec<VehicleEntry>, RegisterError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT plate, color, household, kind, valid_from_ms, valid_until_ms FROM vehicles ORDER BY plate")
+            .map_err(self.err())?;
+        let rows = st
+            .query_map([], |r| {
+                let kind: String = r.get(3)?;
+                Ok(VehicleEntry {
+                    plate: r.get(0)?,
+                    color: r.get(1)?,
+                    household: r.get(2)?,
+                    kind: match kind.as_str() {
+                        "resident" => VehicleKind::Resident,
+                        "visitor" => VehicleKind::Visitor,
+                        _ => VehicleKind::Blocked,
+                    },
+                    valid_from_ms: r.get(4)?,
+                    valid_until_ms: r.get(5)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
     /// The register version last applied from central.
     pub fn version(&self) -> Result<u64, RegisterError> {
         self.conn.query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get(0)).map_err(self.err())
@@ -338,6 +397,27 @@ mod tests {
         assert_eq!(reg.resident("r-1").unwrap().unwrap().status, ResidentStatus::Erased);
         assert_eq!(reg.load_templates(8).unwrap().0.len(), 0);
         assert!(matches!(reg.add_template("r-1", &t), Err(RegisterError::Erased(_))));
+    }
+
+    #[test]
+    fn vehicles_are_kept_by_normalised_plate() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Register::open(&dir.path().join("r.db"), &key(dir.path(), 0o600)).unwrap();
+        let v = VehicleEntry {
+            plate: "粤b·12345".into(),
+            color: Some("blue".into()),
+            household: Some("h-1".into()),
+            kind: VehicleKind::Resident,
+            valid_from_ms: None,
+            valid_until_ms: None,
+        };
+        reg.upsert_vehicle(&v).unwrap();
+        reg.upsert_vehicle(&VehicleEntry { kind: VehicleKind::Blocked, ..v.clone() }).unwrap();
+        let all = reg.vehicles().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].plate.as_str(), all[0].kind), ("粤B12345", VehicleKind::Blocked));
+        assert!(reg.remove_vehicle("粤B12345").unwrap());
+        assert!(reg.vehicles().unwrap().is_empty());
     }
 
     #[test]
