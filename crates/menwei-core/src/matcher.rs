@@ -113,8 +113,9 @@ impl TemplateMatrix {
     /// person by at least `margin`.
     pub fn decide(&self, query: &[f32], threshold: f32, margin: f32) -> Decision {
         match self.nearest(query) {
-            Some(n) if n.score >= threshold && n.score - n.runner_up >= margin => {
-                Decision::Match { owner: n.owner, score: n.score, margin: n.score - n.runner_up }
+            // With no other person, or only dissimilar ones, the margin is measured from 0.
+            Some(n) if n.score >= threshold && n.score - n.runner_up.max(0.0) >= margin => {
+                Decision::Match { owner: n.owner, score: n.score, margin: n.score - n.runner_up.max(0.0) }
             }
             best => Decision::Unknown { best },
         }

@@ -33,6 +33,16 @@ pub mod raw {
         pub broker: Option<Broker>,
         pub outbox: Option<OutboxTable>,
         pub http: Option<Http>,
+        pub matching: Option<Matching>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Matching {
+        pub face_threshold: Option<f64>,
+        pub face_margin: Option<f64>,
+        pub plate_max_distance: Option<f64>,
+        pub retrigger_secs: Option<f64>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -102,6 +112,8 @@ pub mod raw {
         pub decode: Option<String>,
         pub decode_threads: Option<i64>,
         pub gate: Option<String>,
+        pub role: Option<String>,
+        pub direction: Option<String>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -141,6 +153,7 @@ pub struct EdgeConfig {
     pub outbox: Option<OutboxSettings>,
     /// `/metrics`, `/healthz`, `/readyz`.
     pub http: Option<std::net::SocketAddr>,
+    pub matching: Matching,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -163,6 +176,29 @@ pub struct Camera {
     pub face_score_threshold: f32,
     /// The gate the camera watches, as events name it.
     pub gate: Option<String>,
+    /// What the camera looks for.
+    pub faces: bool,
+    pub plates: bool,
+    pub direction: Option<menwei_core::event::Direction>,
+}
+
+/// How recognitions become decisions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matching {
+    /// Cosine a face needs against a resident's templates...
+    pub face_threshold: f32,
+    /// ...and its lead over the next resident.
+    pub face_margin: f32,
+    /// Largest confusion-aware distance for a fuzzy plate match (0 = exact only).
+    pub plate_max_distance: f32,
+    /// One event per subject per gate within this many milliseconds.
+    pub retrigger_ms: i64,
+}
+
+impl Default for Matching {
+    fn default() -> Self {
+        Self { face_threshold: 0.4, face_margin: 0.08, plate_max_distance: 1.0, retrigger_ms: 30_000 }
+    }
 }
 
 pub use menwei_core::config::{ConfigErrors, Issue, LogFormat};
@@ -303,6 +339,23 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         if !(1..=16).contains(&decode_threads) {
             issues.add(dt_key, format!("{decode_threads} is not between 1 and 16"));
         }
+        let (gate, _) = pick!(gate);
+        let (role, role_key) = pick!(role);
+        let role = role.unwrap_or_else(|| "face".to_owned());
+        if !["face", "plate", "both"].contains(&role.as_str()) {
+            issues.add(role_key, format!("`{role}` is not one of face, plate, both"));
+        }
+        let (dir, dir_key) = pick!(direction);
+        let direction = match dir.as_deref() {
+            None => None,
+            Some("entry") => Some(menwei_core::event::Direction::Entry),
+            Some("exit") => Some(menwei_core::event::Direction::Exit),
+            Some("both") => Some(menwei_core::event::Direction::Both),
+            Some(d) => {
+                issues.add(dir_key, format!("`{d}` is not one of entry, exit, both"));
+                None
+            }
+        };
         if let Some(url) = url {
             let mut cap = CameraConfig::new(&c.id, url);
             cap.decode = decode;
@@ -312,8 +365,15 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
             cap.rtsp_tcp = rtsp_tcp;
             cap.rtsp_latency = Duration::from_millis(latency.clamp(0, 10_000) as u64);
             cap.scale_width = sw.map(|w| w as u32);
-            let (gate, _) = pick!(gate);
-            cameras.push(Camera { capture: cap, detect_fps, face_score_threshold: face_score_threshold as f32, gate });
+            cameras.push(Camera {
+                capture: cap,
+                detect_fps,
+                face_score_threshold: face_score_threshold as f32,
+                gate,
+                faces: role != "plate",
+                plates: role != "face",
+                direction,
+            });
         }
     }
 
@@ -355,6 +415,29 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
     });
 
+    let mut matching = Matching::default();
+    if let Some(m) = &raw.matching {
+        let mut unit = |key: &str, v: Option<f64>, lo: f64, hi: f64, dst: &mut f32| {
+            if let Some(v) = v {
+                if (lo..=hi).contains(&v) {
+                    *dst = v as f32;
+                } else {
+                    issues.add(key, format!("{v} is not between {lo} and {hi}"));
+                }
+            }
+        };
+        unit("matching.face_threshold", m.face_threshold, 0.0, 1.0, &mut matching.face_threshold);
+        unit("matching.face_margin", m.face_margin, 0.0, 1.0, &mut matching.face_margin);
+        unit("matching.plate_max_distance", m.plate_max_distance, 0.0, 3.0, &mut matching.plate_max_distance);
+        if let Some(r) = m.retrigger_secs {
+            if (0.0..=3600.0).contains(&r) {
+                matching.retrigger_ms = (r * 1000.0) as i64;
+            } else {
+                issues.add("matching.retrigger_secs", format!("{r} is not between 0 and 3600"));
+            }
+        }
+    }
+
     issues.finish(path)?;
     Ok(EdgeConfig {
         compound_id: raw.compound_id,
@@ -375,6 +458,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         broker,
         outbox,
         http,
+        matching,
     })
 }
 

@@ -11,5 +11,6 @@ pub mod events;
 pub mod http;
 pub mod notify;
 pub mod pipeline;
+pub mod recognition;
 pub mod relay;
 pub mod tools;

@@ -36,6 +36,8 @@ pub struct FrameResult<'a> {
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub cameras: Vec<CameraSummary>,
+    /// Access decisions made: (camera, event kind, reason, subject).
+    pub decisions: Vec<(String, String, String, String)>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -55,15 +57,49 @@ pub struct CameraSummary {
 pub struct Prepared {
     rt: Runtime,
     face_detector: VerifiedModel,
+    /// With a register: the embedder, the plate models (when a camera reads plates), and what
+    /// the register knows.
+    recognition: Option<(VerifiedModel, Option<[VerifiedModel; 3]>, crate::recognition::Known)>,
 }
 
 /// Checks the models and loads ONNX Runtime; the daemon refuses to start when this fails.
 pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
     let store = ModelStore::open(&cfg.models_manifest, &cfg.models_dir)?;
     let face_detector = store.verify(&cfg.face_detector)?;
+    let recognition = match &cfg.register {
+        Some(r) => {
+            let register = menwei_register::Register::open(&r.path, &r.key_file)?;
+            let (templates, residents) = register.load_templates(menwei_vision::embed::EMBEDDING_DIMS)?;
+            let vehicles = register.vehicles()?;
+            info!(
+                residents = residents.len(),
+                templates = templates.len(),
+                vehicles = vehicles.len(),
+                "register loaded"
+            );
+            let plates = if cfg.cameras.iter().any(|c| c.plates) {
+                Some([store.verify("clp_det")?, store.verify("clp_rec")?, store.verify("ppocr_v4_rec")?])
+            } else {
+                None
+            };
+            let mut models: std::collections::BTreeMap<String, String> = [&face_detector.entry.name, "w600k_mbf"]
+                .iter()
+                .map(|n| n.to_string())
+                .chain(plates.iter().flat_map(|p| p.iter().map(|m| m.entry.name.clone())))
+                .filter_map(|n| store.entry(&n).ok().map(|e| (n, e.sha256.chars().take(12).collect())))
+                .collect();
+            models.retain(|_, v: &mut String| !v.is_empty());
+            Some((
+                store.verify("w600k_mbf")?,
+                plates,
+                crate::recognition::Known { templates, residents, vehicles, models },
+            ))
+        }
+        None => None,
+    };
     let rt = Runtime::init(cfg.onnxruntime.as_deref())?;
     info!(library = %rt.library().display(), model = %face_detector.path.display(), "models verified, ONNX Runtime loaded");
-    Ok(Prepared { rt, face_detector })
+    Ok(Prepared { rt, face_detector, recognition })
 }
 
 /// How the process supervises the pipeline: a stop request, and a heartbeat the inference loop
@@ -150,8 +186,34 @@ fn state_sink(cfg: &EdgeConfig, hooks: &Hooks) -> menwei_capture::StateSink {
 /// Runs until every camera has ended (files without `loop`) or a stop is requested.
 pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Write, hooks: &Hooks) -> Result<Summary> {
     let stop = &ctl.stop;
-    let Prepared { rt, face_detector: model } = prepared;
+    let Prepared { rt, face_detector: model, recognition } = prepared;
     let opts = SessionOptions { intra_threads: cfg.intra_threads, spinning: cfg.spinning, provider: cfg.provider };
+    let mut recogniser = match recognition {
+        Some((embedder, plates, known)) => {
+            let embedder = menwei_vision::embed::FaceEmbedder::new(&rt, &embedder, &opts)?;
+            let lpr = match plates {
+                Some([det, rec, pp]) => {
+                    use menwei_vision::plate::{PlateDetector, PlateDetectorConfig, PlateReader, PlateReaderConfig};
+                    let det = PlateDetector::new(&rt, &det, &opts, PlateDetectorConfig::default())?;
+                    let readers = vec![
+                        PlateReader::new(&rt, &rec, &opts, PlateReaderConfig::for_model("clp_rec"))?,
+                        PlateReader::new(&rt, &pp, &opts, PlateReaderConfig::for_model("ppocr_v4_rec"))?,
+                    ];
+                    Some(menwei_vision::lpr::Lpr::new(det, readers, Default::default())?)
+                }
+                None => None,
+            };
+            Some(crate::recognition::Recogniser::new(
+                embedder,
+                lpr,
+                known,
+                cfg.matching.clone(),
+                cfg.cameras.len(),
+                hooks.events.clone(),
+            ))
+        }
+        None => None,
+    };
     // One session for all cameras, at the lowest camera threshold; each camera's own
     // threshold is applied afterwards.
     let min_threshold = cfg.cameras.iter().map(|c| c.face_score_threshold).fold(1.0f32, f32::min);
@@ -196,6 +258,17 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             let mut faces = detector.detect(view)?;
             let detect_ms = t.elapsed().as_secs_f64() * 1e3;
             faces.retain(|f| f.score >= cfg.cameras[i].face_score_threshold);
+            if let Some(r) = recogniser.as_mut() {
+                let now_ms =
+                    frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                let cam_cfg = &cfg.cameras[i];
+                if cam_cfg.faces {
+                    r.faces(i, cam_cfg, view, &faces, now_ms)?;
+                }
+                if cam_cfg.plates {
+                    r.plates(i, cam_cfg, view, now_ms)?;
+                }
+            }
             let s = &mut summary[i];
             s.frames_analysed += 1;
             s.frames_with_faces += u64::from(!faces.is_empty());
@@ -229,5 +302,6 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
         s.mean_detect_ms = if s.frames_analysed > 0 { total / s.frames_analysed as f64 } else { 0.0 };
         cam.stop();
     }
-    Ok(Summary { cameras: summary })
+    let decisions = recogniser.map(|r| r.decisions).unwrap_or_default();
+    Ok(Summary { cameras: summary, decisions })
 }

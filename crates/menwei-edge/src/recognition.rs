@@ -1,0 +1,306 @@
+//! From detections to decisions: tracks, best shots, matching, rules, events.
+//!
+//! Per camera, faces and plates are tracked across analysed frames. A face track embeds its
+//! best shots (at most three, those with usable quality) and is decided as soon as two shots
+//! agree on a resident, or on the fused embedding (weighted by quality and size) after three.
+//! A plate track collects reads and votes per character; it is decided when two reads agree or
+//! after four. Each decision passes the access rules and, once per passage and gate, becomes an
+//! event. A face that matches nobody is not a denial: face recognition is never the only way in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use menwei_core::event::{EventClass, Subject};
+use menwei_core::geom::BoxXyxy;
+use menwei_core::image::RgbView;
+use menwei_core::matcher::{Decision, TemplateMatrix};
+use menwei_core::plate::{PlateMatch, match_plate};
+use menwei_core::rules::{VehicleEntry, decide_resident, decide_vehicle};
+use menwei_core::track::{Retrigger, TrackId, Tracker, vote_plate};
+use menwei_vision::embed::{Embedding, FaceEmbedder};
+use menwei_vision::face::FaceDetection;
+use menwei_vision::lpr::{Lpr, PlateOutcome};
+use tracing::{debug, warn};
+
+use crate::config::{Camera, Matching};
+use crate::events::{Draft, EventSink};
+
+/// What the register gives recognition: residents' templates and vehicles.
+#[derive(Debug, Default)]
+pub struct Known {
+    pub templates: TemplateMatrix,
+    /// Owner index in `templates` -> resident id.
+    pub residents: Vec<String>,
+    pub vehicles: Vec<VehicleEntry>,
+    /// Model name -> the first 12 hex digits of its sha256, for events' `models`.
+    pub models: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default)]
+struct FaceTrack {
+    shots: Vec<(Embedding, f32)>,
+    votes: Vec<Option<u64>>,
+    decided: bool,
+}
+
+#[derive(Debug, Default)]
+struct PlateTrack {
+    reads: Vec<(String, Vec<f32>, String, String)>,
+    decided: bool,
+}
+
+#[derive(Debug)]
+struct CameraTracks {
+    faces: Tracker,
+    plates: Tracker,
+    face_tracks: HashMap<TrackId, FaceTrack>,
+    plate_tracks: HashMap<TrackId, PlateTrack>,
+}
+
+/// Recognition state for every camera. Owned by the inference thread.
+#[derive(Debug)]
+pub struct Recogniser {
+    embedder: FaceEmbedder,
+    lpr: Option<Lpr>,
+    known: Known,
+    matching: Matching,
+    cameras: Vec<CameraTracks>,
+    retrigger: Retrigger,
+    events: Option<Arc<EventSink>>,
+    /// Decisions made, for the run summary: (camera, kind, reason, subject).
+    pub decisions: Vec<(String, String, String, String)>,
+}
+
+const MAX_SHOTS: usize = 3;
+/// Shots below this overall quality are not worth embedding.
+const MIN_SHOT_QUALITY: f32 = 0.05;
+
+impl Recogniser {
+    pub fn new(
+        embedder: FaceEmbedder,
+        lpr: Option<Lpr>,
+        known: Known,
+        matching: Matching,
+        cameras: usize,
+        events: Option<Arc<EventSink>>,
+    ) -> Self {
+        Self {
+            embedder,
+            lpr,
+            known,
+            retrigger: Retrigger::new(matching.retrigger_ms),
+            matching,
+            cameras: (0..cameras)
+                .map(|_| CameraTracks {
+                    faces: Tracker::new(0.3, 5),
+                    plates: Tracker::new(0.2, 5),
+                    face_tracks: HashMap::new(),
+                    plate_tracks: HashMap::new(),
+                })
+                .collect(),
+            events,
+            decisions: Vec::new(),
+        }
+    }
+
+    fn emit(
+        &mut self,
+        cam: &Camera,
+        kind: &str,
+        granted: bool,
+        reason: &str,
+        subject: Subject,
+        scores: &[(&str, f32)],
+    ) {
+        self.decisions.push((cam.capture.id.to_string(), kind.to_owned(), reason.to_owned(), subject_key(&subject)));
+        let Some(events) = &self.events else { return };
+        let class = if kind.starts_with("security.") { EventClass::Security } else { EventClass::Access };
+        let draft = Draft {
+            gate: cam.gate.clone(),
+            camera: Some(cam.capture.id.to_string()),
+            direction: cam.direction,
+            subject: Some(subject),
+            decision: Some(if granted { "granted" } else { "denied" }.to_owned()),
+            reason: Some(reason.to_owned()),
+            scores: scores.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
+            models: self.known.models.clone(),
+        };
+        if let Err(e) = events.emit(class, kind, draft) {
+            warn!(camera = %cam.capture.id, "cannot commit an access event: {e}");
+        }
+    }
+
+    /// Faces detected in one analysed frame of camera `i`.
+    pub fn faces(
+        &mut self,
+        i: usize,
+        cam: &Camera,
+        frame: RgbView<'_>,
+        faces: &[FaceDetection],
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        let boxes: Vec<BoxXyxy> = faces.iter().map(|f| f.bbox).collect();
+        let update = self.cameras[i].faces.update(&boxes);
+        for id in &update.ended {
+            self.cameras[i].face_tracks.remove(id);
+        }
+        let mut to_embed = Vec::new();
+        for (face, &(track, _)) in faces.iter().zip(&update.assigned) {
+            let t = self.cameras[i].face_tracks.entry(track).or_default();
+            if t.decided || t.shots.len() >= MAX_SHOTS {
+                continue;
+            }
+            let q = self.embedder.quality(frame, face);
+            if q.overall >= MIN_SHOT_QUALITY {
+                to_embed.push((track, face.clone(), q.overall * face.bbox.area().sqrt()));
+            }
+        }
+        if to_embed.is_empty() || self.known.templates.is_empty() {
+            return Ok(());
+        }
+        let batch: Vec<FaceDetection> = to_embed.iter().map(|t| t.1.clone()).collect();
+        let shots = self.embedder.embed(frame, &batch)?;
+        for ((track, _, weight), shot) in to_embed.into_iter().zip(shots) {
+            let single = self.known.templates.decide(
+                &shot.embedding.0[..],
+                self.matching.face_threshold,
+                self.matching.face_margin,
+            );
+            let t = self.cameras[i].face_tracks.get_mut(&track).expect("track exists");
+            t.votes.push(match single {
+                Decision::Match { owner, .. } => Some(owner),
+                Decision::Unknown { .. } => None,
+            });
+            t.shots.push((shot.embedding, weight));
+            // Two shots naming the same resident decide at once; otherwise the fused shots do.
+            let agreeing = t.votes.iter().flatten().fold(HashMap::new(), |mut m, o| {
+                *m.entry(*o).or_insert(0) += 1;
+                m
+            });
+            let two = agreeing.iter().find(|(_, n)| **n >= 2).map(|(o, _)| *o);
+            let fused = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w)));
+            let decision = fused.map(|f| {
+                self.known.templates.decide(&f.0[..], self.matching.face_threshold, self.matching.face_margin)
+            });
+            let verdict = match (two, decision) {
+                (Some(owner), Some(Decision::Match { owner: o2, score, margin })) if owner == o2 => {
+                    Some((owner, score, margin))
+                }
+                (None, Some(Decision::Match { owner, score, margin })) if t.shots.len() >= MAX_SHOTS => {
+                    Some((owner, score, margin))
+                }
+                _ => None,
+            };
+            if let Some((owner, score, margin)) = verdict {
+                t.decided = true;
+                let resident = self.known.residents[owner as usize].clone();
+                let gate = cam.gate.clone().unwrap_or_else(|| cam.capture.id.to_string());
+                if self.retrigger.allow(&gate, &format!("r:{resident}"), now_ms) {
+                    let d = decide_resident(true);
+                    self.emit(
+                        cam,
+                        d.kind,
+                        d.granted,
+                        d.reason,
+                        Subject::Resident { resident_ref: resident, household_ref: None },
+                        &[("face_cosine", score), ("face_margin", margin)],
+                    );
+                }
+            } else if t.shots.len() >= MAX_SHOTS {
+                // Unknown: no access decision (the person may badge in).
+                t.decided = true;
+                debug!(camera = %cam.capture.id, track, "face track unknown after {MAX_SHOTS} shots");
+            }
+        }
+        Ok(())
+    }
+
+    /// Plates in one analysed frame of camera `i`.
+    pub fn plates(&mut self, i: usize, cam: &Camera, frame: RgbView<'_>, now_ms: i64) -> anyhow::Result<()> {
+        let Some(lpr) = self.lpr.as_mut() else { return Ok(()) };
+        let results = lpr.recognise(frame)?;
+        let reads: Vec<_> = results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                PlateOutcome::Read(p) => Some((r.detection.bbox, p.clone())),
+                PlateOutcome::Rejected { .. } => None,
+            })
+            .collect();
+        let boxes: Vec<BoxXyxy> = reads.iter().map(|r| r.0).collect();
+        let update = self.cameras[i].plates.update(&boxes);
+        for id in &update.ended {
+            self.cameras[i].plate_tracks.remove(id);
+        }
+        for ((_, read), &(track, _)) in reads.iter().zip(&update.assigned) {
+            let t = self.cameras[i].plate_tracks.entry(track).or_default();
+            if t.decided {
+                continue;
+            }
+            t.reads.push((
+                read.plate.to_string(),
+                read.char_confidences.clone(),
+                name_of(&read.color),
+                name_of(&read.layout),
+            ));
+            let (text, shares) = match vote_plate(t.reads.iter().map(|r| (r.0.as_str(), r.1.as_slice()))) {
+                Some(v) => v,
+                None => continue,
+            };
+            let agree = t.reads.iter().filter(|r| r.0 == text).count();
+            if agree < 2 && t.reads.len() < 4 {
+                continue;
+            }
+            t.decided = true;
+            let (color, layout) =
+                t.reads.iter().rev().find(|r| r.0 == text).map(|r| (r.2.clone(), r.3.clone())).unwrap_or_default();
+            let m = match_plate(
+                &text,
+                self.known.vehicles.iter().map(|v| v.plate.as_str()),
+                self.matching.plate_max_distance,
+            );
+            let (entry, match_kind, distance) = match &m {
+                PlateMatch::Exact(p) => (self.known.vehicles.iter().find(|v| &v.plate == p), Some("exact"), 0.0),
+                PlateMatch::Fuzzy { plate, distance } => {
+                    (self.known.vehicles.iter().find(|v| &v.plate == plate), Some("fuzzy"), *distance)
+                }
+                _ => (None, None, 0.0),
+            };
+            let d = decide_vehicle(&m, entry, now_ms);
+            let vehicle_ref = entry.map(|e| e.plate.clone());
+            let gate = cam.gate.clone().unwrap_or_else(|| cam.capture.id.to_string());
+            if self.retrigger.allow(&gate, &format!("p:{text}"), now_ms) {
+                let confidence = shares.iter().copied().fold(1.0f32, f32::min);
+                self.emit(
+                    cam,
+                    d.kind,
+                    d.granted,
+                    d.reason,
+                    Subject::Vehicle {
+                        plate: text,
+                        plate_color: Some(color),
+                        layout: Some(layout),
+                        char_confidences: shares,
+                        match_kind: match_kind.map(str::to_owned),
+                        vehicle_ref,
+                    },
+                    &[("plate_agreement", confidence), ("plate_distance", distance)],
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The serialised (snake_case) name of a unit enum value.
+fn name_of<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+fn subject_key(s: &Subject) -> String {
+    match s {
+        Subject::Resident { resident_ref, .. } => resident_ref.clone(),
+        Subject::Vehicle { plate, .. } => plate.clone(),
+        Subject::UnknownFace { cluster_ref } => cluster_ref.clone().unwrap_or_default(),
+        Subject::Camera { state, .. } => state.clone(),
+    }
+}
