@@ -15,4 +15,5 @@ pub mod matcher;
 pub mod metrics;
 pub mod plate;
 pub mod rules;
+pub mod tamper;
 pub mod track;

@@ -234,6 +234,8 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let mut summary: Vec<CameraSummary> =
         cfg.cameras.iter().map(|c| CameraSummary { camera: c.capture.id.to_string(), ..Default::default() }).collect();
     let mut detect_total_ms = vec![0.0f64; cameras.len()];
+    let mut tamper: Vec<menwei_core::tamper::TamperDetector> =
+        cameras.iter().map(|_| menwei_core::tamper::TamperDetector::new(Default::default())).collect();
     let mut next_due = vec![Instant::now(); cameras.len()];
     let periods: Vec<Duration> = cfg.cameras.iter().map(|c| Duration::from_secs_f64(1.0 / c.detect_fps)).collect();
 
@@ -258,6 +260,30 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             let mut faces = detector.detect(view)?;
             let detect_ms = t.elapsed().as_secs_f64() * 1e3;
             faces.retain(|f| f.score >= cfg.cameras[i].face_score_threshold);
+            if let Some(events) = &hooks.events {
+                let now_ms =
+                    frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                if let Some(change) = tamper[i].observe(view, now_ms) {
+                    use menwei_core::tamper::TamperChange;
+                    let (kind, state, detail) = match change {
+                        TamperChange::Started(t) => ("health.camera_tampered", "tampered", t.name()),
+                        TamperChange::Ended(t) => ("health.camera_online", "streaming", t.name()),
+                    };
+                    warn!(camera = %frame.camera_id, kind, detail, "camera picture");
+                    let draft = crate::events::Draft {
+                        gate: cfg.cameras[i].gate.clone(),
+                        camera: Some(frame.camera_id.to_string()),
+                        subject: Some(menwei_core::event::Subject::Camera {
+                            state: state.to_owned(),
+                            detail: Some(detail.to_owned()),
+                        }),
+                        ..Default::default()
+                    };
+                    if let Err(e) = events.emit(menwei_core::event::EventClass::Health, kind, draft) {
+                        warn!("cannot commit a health event: {e}");
+                    }
+                }
+            }
             if let Some(r) = recogniser.as_mut() {
                 let now_ms =
                     frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
