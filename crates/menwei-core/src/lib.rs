@@ -15,5 +15,6 @@ pub mod matcher;
 pub mod metrics;
 pub mod plate;
 pub mod rules;
+pub mod stranger;
 pub mod tamper;
 pub mod track;

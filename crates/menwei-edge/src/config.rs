@@ -43,6 +43,8 @@ pub mod raw {
         pub face_margin: Option<f64>,
         pub plate_max_distance: Option<f64>,
         pub retrigger_secs: Option<f64>,
+        pub stranger_repeat: Option<i64>,
+        pub stranger_window_hours: Option<f64>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -193,11 +195,21 @@ pub struct Matching {
     pub plate_max_distance: f32,
     /// One event per subject per gate within this many milliseconds.
     pub retrigger_ms: i64,
+    /// An unknown face seen this many times within `stranger_window_ms` is a repeat stranger.
+    pub stranger_repeat: usize,
+    pub stranger_window_ms: i64,
 }
 
 impl Default for Matching {
     fn default() -> Self {
-        Self { face_threshold: 0.4, face_margin: 0.08, plate_max_distance: 1.0, retrigger_ms: 30_000 }
+        Self {
+            face_threshold: 0.4,
+            face_margin: 0.08,
+            plate_max_distance: 1.0,
+            retrigger_ms: 30_000,
+            stranger_repeat: 3,
+            stranger_window_ms: 24 * 3_600_000,
+        }
     }
 }
 
@@ -434,6 +446,20 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
                 matching.retrigger_ms = (r * 1000.0) as i64;
             } else {
                 issues.add("matching.retrigger_secs", format!("{r} is not between 0 and 3600"));
+            }
+        }
+        if let Some(n) = m.stranger_repeat {
+            if (2..=100).contains(&n) {
+                matching.stranger_repeat = n as usize;
+            } else {
+                issues.add("matching.stranger_repeat", format!("{n} is not between 2 and 100"));
+            }
+        }
+        if let Some(h) = m.stranger_window_hours {
+            if h > 0.0 && h <= 168.0 {
+                matching.stranger_window_ms = (h * 3_600_000.0) as i64;
+            } else {
+                issues.add("matching.stranger_window_hours", format!("{h} is not in (0, 168]"));
             }
         }
     }

@@ -66,6 +66,7 @@ pub struct Recogniser {
     matching: Matching,
     cameras: Vec<CameraTracks>,
     retrigger: Retrigger,
+    strangers: menwei_core::stranger::Strangers,
     events: Option<Arc<EventSink>>,
     /// Decisions made, for the run summary: (camera, kind, reason, subject).
     pub decisions: Vec<(String, String, String, String)>,
@@ -89,6 +90,11 @@ impl Recogniser {
             lpr,
             known,
             retrigger: Retrigger::new(matching.retrigger_ms),
+            strangers: menwei_core::stranger::Strangers::new(menwei_core::stranger::StrangerConfig {
+                repeat: matching.stranger_repeat,
+                window_ms: matching.stranger_window_ms,
+                ..Default::default()
+            }),
             matching,
             cameras: (0..cameras)
                 .map(|_| CameraTracks {
@@ -107,7 +113,7 @@ impl Recogniser {
         &mut self,
         cam: &Camera,
         kind: &str,
-        granted: bool,
+        decision: Option<bool>,
         reason: &str,
         subject: Subject,
         scores: &[(&str, f32)],
@@ -120,7 +126,7 @@ impl Recogniser {
             camera: Some(cam.capture.id.to_string()),
             direction: cam.direction,
             subject: Some(subject),
-            decision: Some(if granted { "granted" } else { "denied" }.to_owned()),
+            decision: decision.map(|g| if g { "granted" } else { "denied" }.to_owned()),
             reason: Some(reason.to_owned()),
             scores: scores.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             models: self.known.models.clone(),
@@ -142,7 +148,17 @@ impl Recogniser {
         let boxes: Vec<BoxXyxy> = faces.iter().map(|f| f.bbox).collect();
         let update = self.cameras[i].faces.update(&boxes);
         for id in &update.ended {
-            self.cameras[i].face_tracks.remove(id);
+            // A track that left undecided, with shots that match nobody, is a stranger's.
+            if let Some(t) = self.cameras[i].face_tracks.remove(id)
+                && !t.decided
+                && let Some(fused) = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w)))
+                && matches!(
+                    self.known.templates.decide(&fused.0[..], self.matching.face_threshold, self.matching.face_margin),
+                    Decision::Unknown { .. }
+                )
+            {
+                self.stranger(cam, &fused, now_ms);
+            }
         }
         let mut to_embed = Vec::new();
         for (face, &(track, _)) in faces.iter().zip(&update.assigned) {
@@ -155,7 +171,7 @@ impl Recogniser {
                 to_embed.push((track, face.clone(), q.overall * face.bbox.area().sqrt()));
             }
         }
-        if to_embed.is_empty() || self.known.templates.is_empty() {
+        if to_embed.is_empty() {
             return Ok(());
         }
         let batch: Vec<FaceDetection> = to_embed.iter().map(|t| t.1.clone()).collect();
@@ -200,19 +216,35 @@ impl Recogniser {
                     self.emit(
                         cam,
                         d.kind,
-                        d.granted,
+                        Some(d.granted),
                         d.reason,
                         Subject::Resident { resident_ref: resident, household_ref: None },
                         &[("face_cosine", score), ("face_margin", margin)],
                     );
                 }
             } else if t.shots.len() >= MAX_SHOTS {
-                // Unknown: no access decision (the person may badge in).
+                // Unknown: no access decision (the person may badge in), but a sighting.
                 t.decided = true;
                 debug!(camera = %cam.capture.id, track, "face track unknown after {MAX_SHOTS} shots");
+                if let Some(fused) = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w))) {
+                    self.stranger(cam, &fused, now_ms);
+                }
             }
         }
         Ok(())
+    }
+
+    fn stranger(&mut self, cam: &Camera, fused: &Embedding, now_ms: i64) {
+        if let Some(r) = self.strangers.sighting(&fused.0[..], now_ms) {
+            self.emit(
+                cam,
+                "security.repeat_stranger",
+                None,
+                "repeat_stranger",
+                Subject::UnknownFace { cluster_ref: Some(r.cluster_ref) },
+                &[("sightings", r.sightings as f32)],
+            );
+        }
     }
 
     /// Plates in one analysed frame of camera `i`.
@@ -273,7 +305,7 @@ impl Recogniser {
                 self.emit(
                     cam,
                     d.kind,
-                    d.granted,
+                    Some(d.granted),
                     d.reason,
                     Subject::Vehicle {
                         plate: text,

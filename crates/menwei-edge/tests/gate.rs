@@ -61,12 +61,17 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
     }
     let dir = tempfile::tempdir().unwrap();
     let media = |n: &str| root().join("var/media").join(n);
-    // Obama (enrolled from another photo), a stranger, a registered car and an unknown one.
+    // Obama (enrolled from another photo), a stranger who comes by three times, a registered
+    // car and an unknown one.
     let mut pictures = vec![media("obama2.jpg"), media("biden.jpg")];
     if with_plates {
         pictures.push(plates.join("川A019W2.jpg"));
+    }
+    pictures.push(media("biden.jpg"));
+    if with_plates {
         pictures.push(plates.join("川AKQ291.jpg"));
     }
+    pictures.push(media("biden.jpg"));
     let clip = gate_clip(dir.path(), &pictures, 3);
 
     let mqtt = Mosquitto::start(dir.path(), free_port());
@@ -88,7 +93,7 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
              detect_fps = 5\n\
              [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
              [broker]\nurl = \"mqtt://127.0.0.1:{mq}\"\n[outbox]\npath = \"outbox.db\"\n\
-             [http]\nlisten = \"127.0.0.1:{http}\"\n",
+             [http]\nlisten = \"127.0.0.1:{http}\"\n[matching]\nretrigger_secs = 120\n",
             models = root().join("models").display(),
             url = camera.url("/gate"),
             mq = mqtt.port,
@@ -126,9 +131,11 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
         .spawn()
         .unwrap();
     let expected = if with_plates { 3 } else { 1 };
-    let access =
-        || central.events.lock().unwrap().iter().filter(|e| e["class"] == "access").cloned().collect::<Vec<_>>();
+    let class =
+        |c: &str| central.events.lock().unwrap().iter().filter(|e| e["class"] == c).cloned().collect::<Vec<_>>();
+    let access = || class("access");
     wait_until("the access events", Duration::from_secs(120), || access().len() >= expected);
+    wait_until("the repeat stranger", Duration::from_secs(60), || !class("security").is_empty());
     // The clip plays through once more after its end (the camera reconnects): still one event
     // per passage.
     std::thread::sleep(Duration::from_secs(15));
@@ -166,6 +173,13 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
             (Some("access.denied"), Some("unknown_vehicle"))
         );
     }
+    let security = class("security");
+    assert_eq!(security.len(), 1, "{security:#?}");
+    assert_eq!(
+        (security[0]["kind"].as_str(), security[0]["subject"]["type"].as_str()),
+        (Some("security.repeat_stranger"), Some("unknown_face"))
+    );
+    assert!(security[0]["subject"]["cluster_ref"].as_str().is_some_and(|c| c.starts_with("s-")));
     // No image bytes, no embeddings, no names in any payload.
     for e in central.events.lock().unwrap().iter() {
         let text = e.to_string();
