@@ -75,6 +75,7 @@ pub mod raw {
     #[serde(deny_unknown_fields)]
     pub struct Http {
         pub listen: String,
+        pub enroll_token_file: Option<PathBuf>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -155,6 +156,8 @@ pub struct EdgeConfig {
     pub outbox: Option<OutboxSettings>,
     /// `/metrics`, `/healthz`, `/readyz`.
     pub http: Option<std::net::SocketAddr>,
+    /// A file holding the bearer token of `POST /enroll`; without it the endpoint is off.
+    pub enroll_token_file: Option<PathBuf>,
     pub matching: Matching,
 }
 
@@ -427,6 +430,10 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
     });
 
+    let enroll_token_file = raw.http.as_ref().and_then(|h| h.enroll_token_file.as_deref()).map(&resolve);
+    if enroll_token_file.is_some() && raw.register.is_none() {
+        issues.add("http.enroll_token_file", "enrolment needs a [register]");
+    }
     let mut matching = Matching::default();
     if let Some(m) = &raw.matching {
         let mut unit = |key: &str, v: Option<f64>, lo: f64, hi: f64, dst: &mut f32| {
@@ -484,6 +491,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         broker,
         outbox,
         http,
+        enroll_token_file,
         matching,
     })
 }

@@ -426,7 +426,9 @@ fn run(path: &Path) -> Result<()> {
         }));
     }
     if let Some(addr) = cfg.http {
-        let endpoints = Arc::new(endpoints(&ctl, &hooks, outbox.clone(), relay_stats.clone()));
+        let mut e = endpoints(&ctl, &hooks, outbox.clone(), relay_stats.clone());
+        e.enroll = enroll_endpoint(&cfg, &hooks)?;
+        let endpoints = Arc::new(e);
         let serve = rt
             .block_on(menwei_edge::http::bind(addr, endpoints, stop_rx.clone()))
             .with_context(|| format!("cannot listen on {addr} (http.listen)"))?;
@@ -624,7 +626,99 @@ fn endpoints(
         }
         if why.is_empty() { Ok(()) } else { Err(why) }
     };
-    menwei_edge::http::Endpoints { metrics: Box::new(metrics), ready: Box::new(ready) }
+    menwei_edge::http::Endpoints { metrics: Box::new(metrics), ready: Box::new(ready), enroll: None }
+}
+
+/// Reads the enrolment bearer token, refusing a file others may read.
+fn read_token(path: &Path) -> Result<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?.permissions().mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "{}: mode {:o} lets others read the enrolment token; run `chmod 600` on it",
+                path.display(),
+                mode & 0o777
+            );
+        }
+    }
+    let token = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let token = token.trim().to_owned();
+    if token.len() < 16 {
+        anyhow::bail!("{}: the enrolment token must be at least 16 characters", path.display());
+    }
+    Ok(token)
+}
+
+/// `POST /enroll`: the models are opened on the first request (enrolment is rare), the
+/// register for each; a success tells the inference thread to reload the templates.
+fn enroll_endpoint(
+    cfg: &config::EdgeConfig,
+    hooks: &Arc<menwei_edge::pipeline::Hooks>,
+) -> Result<Option<(String, Arc<menwei_edge::http::EnrollFn>)>> {
+    let Some(token_file) = &cfg.enroll_token_file else { return Ok(None) };
+    let token = read_token(token_file)?;
+    let paths = menwei_edge::tools::ModelPaths {
+        onnxruntime: cfg.onnxruntime.clone(),
+        manifest: cfg.models_manifest.clone(),
+        dir: cfg.models_dir.clone(),
+        face_detector: cfg.face_detector.clone(),
+        face_input: 640,
+        plate_readers: Vec::new(),
+        plate_max_side: 1600,
+        plate_upscale: 2.0,
+        opts: menwei_vision::SessionOptions { intra_threads: 1, spinning: false, provider: cfg.provider },
+    };
+    let register = cfg.register.clone().context("enrolment needs a [register]")?;
+    let models: std::sync::Mutex<Option<(menwei_vision::face::FaceDetector, menwei_vision::embed::FaceEmbedder)>> =
+        std::sync::Mutex::new(None);
+    let generation = hooks.register_generation.clone();
+    let f = move |resident: &str, body: &[u8]| -> (u16, String) {
+        let result = (|| -> Result<(u16, String)> {
+            let img = match image::load_from_memory(body) {
+                Ok(i) => i.to_rgb8(),
+                Err(e) => return Ok((400, serde_json::json!({"error": format!("not a picture: {e}")}).to_string())),
+            };
+            let reg = menwei_register::Register::open(&register.path, &register.key_file)?;
+            if reg.resident(resident)?.is_none() {
+                return Ok((
+                    404,
+                    serde_json::json!({"error": format!("resident `{resident}` is not in the register")}).to_string(),
+                ));
+            }
+            let mut guard = models.lock().unwrap_or_else(|e| e.into_inner());
+            if guard.is_none() {
+                let rt = menwei_vision::Runtime::init(paths.onnxruntime.as_deref())?;
+                let store = menwei_vision::ModelStore::open(&paths.manifest, &paths.dir)?;
+                let det = menwei_vision::face::FaceDetector::open(
+                    &rt,
+                    &store.verify(&paths.face_detector)?,
+                    &paths.opts,
+                    640,
+                    0.5,
+                )?;
+                let emb = menwei_vision::embed::FaceEmbedder::new(&rt, &store.verify("w600k_mbf")?, &paths.opts)?;
+                *guard = Some((det, emb));
+            }
+            let (det, emb) = guard.as_mut().expect("models opened");
+            let outcome = match menwei_edge::tools::enroll_image(det, emb, &reg, resident, &img) {
+                Ok(o) => o,
+                Err(e) => {
+                    return Ok((422, serde_json::json!({"result": "refused", "reason": format!("{e:#}")}).to_string()));
+                }
+            };
+            let code = if outcome.result == "enrolled" {
+                generation.fetch_add(1, Ordering::SeqCst);
+                200
+            } else {
+                422
+            };
+            Ok((code, serde_json::to_string(&outcome)?))
+        })();
+        result.unwrap_or_else(|e| (500, serde_json::json!({"error": format!("{e:#}")}).to_string()))
+    };
+    Ok(Some((token, Arc::new(f))))
 }
 
 fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {

@@ -121,6 +121,9 @@ pub struct Hooks {
     pub camera_states: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
     /// The cameras' frame slots and counters, once started.
     pub sources: Arc<std::sync::Mutex<Vec<SourceView>>>,
+    /// Bumped when the register's templates changed (an enrolment): the inference thread
+    /// reloads them.
+    pub register_generation: Arc<AtomicU64>,
 }
 
 /// A camera's slot and counters, without the camera itself.
@@ -239,8 +242,24 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let mut next_due = vec![Instant::now(); cameras.len()];
     let periods: Vec<Duration> = cfg.cameras.iter().map(|c| Duration::from_secs_f64(1.0 / c.detect_fps)).collect();
 
+    let mut generation = hooks.register_generation.load(Ordering::SeqCst);
     while !stop.load(Ordering::SeqCst) {
         ctl.heartbeat.fetch_add(1, Ordering::Relaxed);
+        let g = hooks.register_generation.load(Ordering::SeqCst);
+        if g != generation
+            && let (Some(r), Some(paths)) = (recogniser.as_mut(), &cfg.register)
+        {
+            generation = g;
+            match menwei_register::Register::open(&paths.path, &paths.key_file)
+                .and_then(|reg| reg.load_templates(menwei_vision::embed::EMBEDDING_DIMS))
+            {
+                Ok((templates, residents)) => {
+                    info!(residents = residents.len(), templates = templates.len(), "register reloaded");
+                    r.set_templates(templates, residents);
+                }
+                Err(e) => warn!("cannot reload the register: {e}"),
+            }
+        }
         let mut worked = false;
         let mut all_done = true;
         for (i, cam) in cameras.iter().enumerate() {

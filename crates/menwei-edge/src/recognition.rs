@@ -109,6 +109,12 @@ impl Recogniser {
         }
     }
 
+    /// New templates after an enrolment or an erasure.
+    pub fn set_templates(&mut self, templates: TemplateMatrix, residents: Vec<String>) {
+        self.known.templates = templates;
+        self.known.residents = residents;
+    }
+
     fn emit(
         &mut self,
         cam: &Camera,

@@ -256,39 +256,53 @@ pub fn enroll(
 ) -> Result<Vec<EnrolOutcome>> {
     let mut out = Vec::new();
     for photo in photos {
-        let refuse = |reason: String, quality| EnrolOutcome {
+        let outcome = match open(photo) {
+            Ok(img) => enroll_image(&mut kit.faces, &mut kit.embedder, register, resident, &img)?,
+            Err(e) => Enrolment::refused(format!("{e:#}"), None),
+        };
+        out.push(EnrolOutcome {
             photo: photo.clone(),
-            result: "refused",
-            reason: Some(reason),
-            quality,
-        };
-        let img = match open(photo) {
-            Ok(i) => i,
-            Err(e) => {
-                out.push(refuse(format!("{e:#}"), None));
-                continue;
-            }
-        };
-        let view = RgbView::packed(img.width(), img.height(), img.as_raw())?;
-        let faces = kit.faces.detect(view)?;
-        match faces.len() {
-            0 => {
-                out.push(refuse("no face found".into(), None));
-                continue;
-            }
-            1 => {}
-            n => {
-                out.push(refuse(format!("{n} faces: enrol from a photo of this resident alone"), None));
-                continue;
-            }
-        }
-        let shot = kit.embedder.embed(view, &faces)?.remove(0);
-        if let Err(issue) = menwei_vision::quality::QualityPolicy::ENROL.check(&shot.quality) {
-            out.push(refuse(issue.to_string(), Some(shot.quality)));
-            continue;
-        }
-        register.add_template(resident, &shot.embedding.0[..])?;
-        out.push(EnrolOutcome { photo: photo.clone(), result: "enrolled", reason: None, quality: Some(shot.quality) });
+            result: outcome.result,
+            reason: outcome.reason,
+            quality: outcome.quality,
+        });
     }
     Ok(out)
+}
+
+/// What one enrolment photo gave.
+#[derive(Debug, Serialize)]
+pub struct Enrolment {
+    pub result: &'static str,
+    pub reason: Option<String>,
+    pub quality: Option<FaceQuality>,
+}
+
+impl Enrolment {
+    fn refused(reason: String, quality: Option<FaceQuality>) -> Self {
+        Self { result: "refused", reason: Some(reason), quality }
+    }
+}
+
+/// Enrols one decoded photo (shared by the command line and `POST /enroll`).
+pub fn enroll_image(
+    faces: &mut FaceDetector,
+    embedder: &mut FaceEmbedder,
+    register: &menwei_register::Register,
+    resident: &str,
+    img: &image::RgbImage,
+) -> Result<Enrolment> {
+    let view = RgbView::packed(img.width(), img.height(), img.as_raw())?;
+    let found = faces.detect(view)?;
+    match found.len() {
+        0 => return Ok(Enrolment::refused("no face found".into(), None)),
+        1 => {}
+        n => return Ok(Enrolment::refused(format!("{n} faces: enrol from a photo of this resident alone"), None)),
+    }
+    let shot = embedder.embed(view, &found)?.remove(0);
+    if let Err(issue) = menwei_vision::quality::QualityPolicy::ENROL.check(&shot.quality) {
+        return Ok(Enrolment::refused(issue.to_string(), Some(shot.quality)));
+    }
+    register.add_template(resident, &shot.embedding.0[..])?;
+    Ok(Enrolment { result: "enrolled", reason: None, quality: Some(shot.quality) })
 }
