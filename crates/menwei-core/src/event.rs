@@ -207,3 +207,52 @@ mod time_tests {
         assert_eq!(rfc3339_ms(1_795_779_296_789), "2026-11-27T11:34:56.789Z");
     }
 }
+
+/// A register update from central (`menwei/v1/<compound>/sync`), versioned per compound. The
+/// edge applies batches strictly in order, persists the version, and reports it on
+/// `sync/applied` and in its heartbeat. Face templates are never in a batch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncBatch {
+    pub version: u64,
+    #[serde(default)]
+    pub residents: Vec<SyncResident>,
+    #[serde(default)]
+    pub vehicles: Vec<crate::rules::VehicleEntry>,
+    /// Plates to remove.
+    #[serde(default)]
+    pub remove_vehicles: Vec<String>,
+    /// Residents whose face data every edge must erase.
+    #[serde(default)]
+    pub erase: Vec<String>,
+}
+
+/// A resident's status as central distributes it (no name, no template).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncResident {
+    pub id: String,
+    pub household: String,
+    /// `active` or `suspended`.
+    pub status: String,
+    pub consent_at: Option<String>,
+    pub consent_method: Option<String>,
+    pub guardian: Option<String>,
+    #[serde(default)]
+    pub face_opt_out: bool,
+}
+
+/// The edge's answer on `sync/applied`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncApplied {
+    pub version: u64,
+}
+
+impl Topics {
+    /// Central to edge: register updates ([`SyncBatch`]), QoS 1, retained is not used.
+    pub fn sync(&self) -> String {
+        self.t("sync")
+    }
+    /// Edge to central: the register version applied ([`SyncApplied`]), retained.
+    pub fn sync_applied(&self) -> String {
+        self.t("sync/applied")
+    }
+}

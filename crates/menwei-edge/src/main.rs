@@ -396,10 +396,9 @@ fn run(path: &Path) -> Result<()> {
         hooks.events = Some(sink);
         committed = Some(rx);
     }
-    let register_version = match &cfg.register {
-        Some(_) => open_register(&cfg)?.version()?,
-        None => 0,
-    };
+    if cfg.register.is_some() {
+        hooks.register_version.store(open_register(&cfg)?.version()?, Ordering::SeqCst);
+    }
     let hooks = Arc::new(hooks);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let worker = {
@@ -418,9 +417,12 @@ fn run(path: &Path) -> Result<()> {
     if let (Some(broker), Some(outbox), Some(committed)) = (cfg.broker.clone(), outbox.clone(), committed) {
         let (hooks, stats, stop, outbox2) = (hooks.clone(), relay_stats.clone(), stop_rx.clone(), outbox.clone());
         let topics = menwei_core::event::Topics::new(&cfg.compound_id);
-        let heartbeat = move || heartbeat(&hooks, &outbox2, register_version);
+        let sync = sync_handler(&cfg, &hooks);
+        let heartbeat = move || heartbeat(&hooks, &outbox2);
         background.push(rt.spawn(async move {
-            if let Err(e) = menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, heartbeat).await {
+            if let Err(e) =
+                menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, heartbeat, sync).await
+            {
                 tracing::error!("the event relay stopped: {e}");
             }
         }));
@@ -496,11 +498,8 @@ fn run(path: &Path) -> Result<()> {
 }
 
 /// The heartbeat payload: camera states, outbox depth, register version.
-fn heartbeat(
-    hooks: &menwei_edge::pipeline::Hooks,
-    outbox: &std::sync::Mutex<menwei_outbox::Outbox>,
-    register_version: u64,
-) -> Vec<u8> {
+fn heartbeat(hooks: &menwei_edge::pipeline::Hooks, outbox: &std::sync::Mutex<menwei_outbox::Outbox>) -> Vec<u8> {
+    let register_version = hooks.register_version.load(Ordering::SeqCst);
     let cameras = hooks.camera_states.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let status = outbox.lock().unwrap_or_else(|e| e.into_inner()).status().ok();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
@@ -627,6 +626,49 @@ fn endpoints(
         if why.is_empty() { Ok(()) } else { Err(why) }
     };
     menwei_edge::http::Endpoints { metrics: Box::new(metrics), ready: Box::new(ready), enroll: None }
+}
+
+/// Register updates from central: applied in order, the templates and vehicles reloaded.
+fn sync_handler(
+    cfg: &config::EdgeConfig,
+    hooks: &Arc<menwei_edge::pipeline::Hooks>,
+) -> Option<menwei_edge::relay::SyncHandler> {
+    let register = cfg.register.clone()?;
+    let hooks = hooks.clone();
+    Some(Box::new(move |payload: &[u8]| {
+        let batch: menwei_core::event::SyncBatch = match serde_json::from_slice(payload) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("ignoring a malformed register update: {e}");
+                return None;
+            }
+        };
+        let result = menwei_register::Register::open(&register.path, &register.key_file).and_then(|mut r| {
+            let before = r.version()?;
+            let after = r.apply_sync(&batch)?;
+            Ok((before, after))
+        });
+        match result {
+            Ok((before, after)) => {
+                if after != before {
+                    tracing::info!(version = after, erased = batch.erase.len(), "register update applied");
+                    hooks.register_version.store(after, Ordering::SeqCst);
+                    hooks.register_generation.fetch_add(1, Ordering::SeqCst);
+                } else if batch.version > after + 1 {
+                    tracing::warn!(
+                        got = batch.version,
+                        at = after,
+                        "register update out of order: waiting for the missing ones"
+                    );
+                }
+                Some(after)
+            }
+            Err(e) => {
+                tracing::warn!("cannot apply a register update: {e}");
+                None
+            }
+        }
+    }))
 }
 
 /// Reads the enrolment bearer token, refusing a file others may read.

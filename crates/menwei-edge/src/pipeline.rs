@@ -121,9 +121,11 @@ pub struct Hooks {
     pub camera_states: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
     /// The cameras' frame slots and counters, once started.
     pub sources: Arc<std::sync::Mutex<Vec<SourceView>>>,
-    /// Bumped when the register's templates changed (an enrolment): the inference thread
-    /// reloads them.
+    /// Bumped when the register changed (an enrolment, a sync from central): the inference
+    /// thread reloads templates and vehicles.
     pub register_generation: Arc<AtomicU64>,
+    /// The register version last applied from central, for the heartbeat.
+    pub register_version: Arc<AtomicU64>,
 }
 
 /// A camera's slot and counters, without the camera itself.
@@ -250,12 +252,18 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             && let (Some(r), Some(paths)) = (recogniser.as_mut(), &cfg.register)
         {
             generation = g;
-            match menwei_register::Register::open(&paths.path, &paths.key_file)
-                .and_then(|reg| reg.load_templates(menwei_vision::embed::EMBEDDING_DIMS))
-            {
-                Ok((templates, residents)) => {
-                    info!(residents = residents.len(), templates = templates.len(), "register reloaded");
-                    r.set_templates(templates, residents);
+            match menwei_register::Register::open(&paths.path, &paths.key_file).and_then(|reg| {
+                let (t, ids) = reg.load_templates(menwei_vision::embed::EMBEDDING_DIMS)?;
+                Ok((t, ids, reg.vehicles()?))
+            }) {
+                Ok((templates, residents, vehicles)) => {
+                    info!(
+                        residents = residents.len(),
+                        templates = templates.len(),
+                        vehicles = vehicles.len(),
+                        "register reloaded"
+                    );
+                    r.set_known(templates, residents, vehicles);
                 }
                 Err(e) => warn!("cannot reload the register: {e}"),
             }

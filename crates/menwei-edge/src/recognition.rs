@@ -109,10 +109,11 @@ impl Recogniser {
         }
     }
 
-    /// New templates after an enrolment or an erasure.
-    pub fn set_templates(&mut self, templates: TemplateMatrix, residents: Vec<String>) {
+    /// New templates and vehicles after an enrolment, an erasure or a sync from central.
+    pub fn set_known(&mut self, templates: TemplateMatrix, residents: Vec<String>, vehicles: Vec<VehicleEntry>) {
         self.known.templates = templates;
         self.known.residents = residents;
+        self.known.vehicles = vehicles;
     }
 
     fn emit(

@@ -68,6 +68,10 @@ impl BrokerConfig {
     }
 }
 
+/// Applies a register update from central (the payload of `.../sync`) and returns the version
+/// the register is at afterwards, or `None` when the payload could not be applied at all.
+pub type SyncHandler = Box<dyn Fn(&[u8]) -> Option<u64> + Send>;
+
 /// Counters, read by the metrics endpoint and tests.
 #[derive(Debug, Default)]
 pub struct RelayStats {
@@ -125,6 +129,7 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     stats: Arc<RelayStats>,
     heartbeat: impl Fn() -> Vec<u8>,
+    sync: Option<SyncHandler>,
 ) -> Result<(), String> {
     let (client, mut eventloop) = AsyncClient::new(options(&cfg, &topics)?, 128);
     // The event loop runs in its own task: its `poll` is not safe to cancel mid-connect, and the
@@ -179,6 +184,9 @@ pub async fn run(
                         published = acked;
                         let _ = client.try_subscribe(topics.ack(), QoS::AtLeastOnce);
                         let _ = client.try_subscribe(topics.resend(), QoS::AtLeastOnce);
+                        if sync.is_some() {
+                            let _ = client.try_subscribe(topics.sync(), QoS::AtLeastOnce);
+                        }
                     }
                     let _ = client.try_publish(topics.status(), QoS::AtLeastOnce, true, "online");
                 }
@@ -199,6 +207,11 @@ pub async fn run(
                             }
                             Ok(_) => {}
                             Err(e) => warn!(%topic, "ignoring a malformed ack: {e}"),
+                        }
+                    } else if topic == topics.sync() {
+                        if let Some(version) = sync.as_ref().and_then(|f| f(&p.payload)) {
+                            let body = serde_json::to_vec(&menwei_core::event::SyncApplied { version }).unwrap_or_default();
+                            let _ = client.try_publish(topics.sync_applied(), QoS::AtLeastOnce, true, body);
                         }
                     } else if topic == topics.resend()
                         && let Ok(r) = serde_json::from_slice::<Resend>(&p.payload)

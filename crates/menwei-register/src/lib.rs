@@ -342,6 +342,67 @@ impl Register {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
+    /// Applies a batch from central if it is the next version; returns the version the register
+    /// is at afterwards. A repeated batch changes nothing; a batch that skips a version is not
+    /// applied (central sends the missing ones first).
+    pub fn apply_sync(&mut self, batch: &menwei_core::event::SyncBatch) -> Result<u64, RegisterError> {
+        let current = self.version()?;
+        if batch.version != current + 1 {
+            return Ok(current);
+        }
+        let path = self.path.clone();
+        let err = |source| RegisterError::Sqlite { path: path.clone(), source };
+        let tx = self.conn.transaction().map_err(err)?;
+        for r in &batch.residents {
+            let status = if r.status == "suspended" { "suspended" } else { "active" };
+            tx.execute(
+                "INSERT INTO residents (id, household, status, consent_at, consent_method, guardian, face_opt_out)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET household = ?2,
+                     status = CASE WHEN residents.status = 'erased' THEN 'erased' ELSE ?3 END,
+                     consent_at = ?4, consent_method = ?5, guardian = ?6, face_opt_out = ?7",
+                params![r.id, r.household, status, r.consent_at, r.consent_method, r.guardian, r.face_opt_out],
+            )
+            .map_err(err)?;
+            if r.face_opt_out || r.consent_at.is_none() {
+                tx.execute("DELETE FROM templates WHERE resident = ?1", [&r.id]).map_err(err)?;
+            }
+        }
+        for v in &batch.vehicles {
+            let kind = match v.kind {
+                VehicleKind::Resident => "resident",
+                VehicleKind::Visitor => "visitor",
+                VehicleKind::Blocked => "blocked",
+            };
+            tx.execute(
+                "INSERT INTO vehicles (plate, color, household, kind, valid_from_ms, valid_until_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(plate) DO UPDATE SET color = ?2, household = ?3, kind = ?4, valid_from_ms = ?5,
+                     valid_until_ms = ?6",
+                params![normalise(&v.plate), v.color, v.household, kind, v.valid_from_ms, v.valid_until_ms],
+            )
+            .map_err(err)?;
+        }
+        for p in &batch.remove_vehicles {
+            tx.execute("DELETE FROM vehicles WHERE plate = ?1", [normalise(p)]).map_err(err)?;
+        }
+        for id in &batch.erase {
+            tx.execute("DELETE FROM templates WHERE resident = ?1", [id]).map_err(err)?;
+            tx.execute(
+                "UPDATE residents SET status = 'erased', consent_at = NULL, consent_method = NULL, guardian = NULL
+                 WHERE id = ?1",
+                [id],
+            )
+            .map_err(err)?;
+        }
+        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'version'", [batch.version]).map_err(err)?;
+        tx.commit().map_err(err)?;
+        if !batch.erase.is_empty() {
+            self.conn.execute_batch("PRAGMA secure_delete = ON; VACUUM;").map_err(self.err())?;
+        }
+        Ok(batch.version)
+    }
+
     /// The register version last applied from central.
     pub fn version(&self) -> Result<u64, RegisterError> {
         self.conn.query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| r.get(0)).map_err(self.err())
@@ -418,6 +479,48 @@ mod tests {
         assert_eq!((all[0].plate.as_str(), all[0].kind), ("粤B12345", VehicleKind::Blocked));
         assert!(reg.remove_vehicle("粤B12345").unwrap());
         assert!(reg.vehicles().unwrap().is_empty());
+    }
+
+    #[test]
+    fn sync_batches_apply_in_order_once() {
+        use menwei_core::event::{SyncBatch, SyncResident};
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Register::open(&dir.path().join("r.db"), &key(dir.path(), 0o600)).unwrap();
+        reg.upsert_resident(&resident("r-1", false)).unwrap();
+        reg.add_template("r-1", &[0.5; 4]).unwrap();
+        let v2 = SyncBatch { version: 2, remove_vehicles: vec!["粤B12345".into()], ..Default::default() };
+        assert_eq!(reg.apply_sync(&v2).unwrap(), 0, "version 1 first");
+        let v1 = SyncBatch {
+            version: 1,
+            residents: vec![SyncResident {
+                id: "r-2".into(),
+                household: "h-2".into(),
+                status: "active".into(),
+                consent_at: None,
+                consent_method: None,
+                guardian: None,
+                face_opt_out: true,
+            }],
+            vehicles: vec![VehicleEntry {
+                plate: "粤B12345".into(),
+                color: None,
+                household: Some("h-2".into()),
+                kind: VehicleKind::Resident,
+                valid_from_ms: None,
+                valid_until_ms: None,
+            }],
+            erase: vec!["r-1".into()],
+            ..Default::default()
+        };
+        assert_eq!(reg.apply_sync(&v1).unwrap(), 1);
+        assert_eq!(reg.apply_sync(&v1).unwrap(), 1, "a repeat changes nothing");
+        assert_eq!(reg.template_count("r-1").unwrap(), 0);
+        assert_eq!(reg.resident("r-1").unwrap().unwrap().status, ResidentStatus::Erased);
+        assert!(reg.resident("r-2").unwrap().unwrap().face_opt_out);
+        assert_eq!(reg.vehicles().unwrap().len(), 1);
+        assert_eq!(reg.apply_sync(&v2).unwrap(), 2);
+        assert!(reg.vehicles().unwrap().is_empty());
+        assert_eq!(reg.version().unwrap(), 2);
     }
 
     #[test]
