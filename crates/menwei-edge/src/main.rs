@@ -418,11 +418,9 @@ fn run(path: &Path) -> Result<()> {
         let (hooks, stats, stop, outbox2) = (hooks.clone(), relay_stats.clone(), stop_rx.clone(), outbox.clone());
         let topics = menwei_core::event::Topics::new(&cfg.compound_id);
         let sync = sync_handler(&cfg, &hooks);
-        let heartbeat = move || heartbeat(&hooks, &outbox2);
+        let handlers = menwei_edge::relay::Handlers { heartbeat: Box::new(move || heartbeat(&hooks, &outbox2)), sync };
         background.push(rt.spawn(async move {
-            if let Err(e) =
-                menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, heartbeat, sync).await
-            {
+            if let Err(e) = menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, handlers).await {
                 tracing::error!("the event relay stopped: {e}");
             }
         }));

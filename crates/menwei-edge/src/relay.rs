@@ -72,6 +72,19 @@ impl BrokerConfig {
 /// the register is at afterwards, or `None` when the payload could not be applied at all.
 pub type SyncHandler = Box<dyn Fn(&[u8]) -> Option<u64> + Send>;
 
+/// What the daemon gives the relay: the heartbeat's payload, and what to do with register
+/// updates (none: the relay does not subscribe to them).
+pub struct Handlers {
+    pub heartbeat: Box<dyn Fn() -> Vec<u8> + Send>,
+    pub sync: Option<SyncHandler>,
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handlers").field("sync", &self.sync.is_some()).finish_non_exhaustive()
+    }
+}
+
 /// Counters, read by the metrics endpoint and tests.
 #[derive(Debug, Default)]
 pub struct RelayStats {
@@ -128,9 +141,9 @@ pub async fn run(
     mut committed: watch::Receiver<u64>,
     mut stop: watch::Receiver<bool>,
     stats: Arc<RelayStats>,
-    heartbeat: impl Fn() -> Vec<u8>,
-    sync: Option<SyncHandler>,
+    handlers: Handlers,
 ) -> Result<(), String> {
+    let Handlers { heartbeat, sync } = handlers;
     let (client, mut eventloop) = AsyncClient::new(options(&cfg, &topics)?, 128);
     // The event loop runs in its own task: its `poll` is not safe to cancel mid-connect, and the
     // loop below wakes for many other reasons. Connection errors are retried there with backoff.

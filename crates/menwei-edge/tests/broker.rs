@@ -115,7 +115,15 @@ fn no_committed_event_is_lost_while_the_broker_is_killed_restarted_and_frozen() 
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let relay = relay::run(cfg, topics, outbox, committed_rx, stop_a, stats, Vec::new, None);
+                let relay = relay::run(
+                    cfg,
+                    topics,
+                    outbox,
+                    committed_rx,
+                    stop_a,
+                    stats,
+                    relay::Handlers { heartbeat: Box::new(Vec::new), sync: None },
+                );
                 let central = central(port, compound, got, stop_b);
                 let (r, ()) = tokio::join!(relay, central);
                 r.unwrap();
