@@ -9,6 +9,24 @@ pub struct Point {
     pub y: f32,
 }
 
+/// Whether `p` lies inside the polygon `poly` (even-odd rule; points on an edge may go either
+/// way). Fewer than three vertices contain nothing.
+pub fn point_in_polygon(p: Point, poly: &[Point]) -> bool {
+    if poly.len() < 3 {
+        return false;
+    }
+    let mut inside = false;
+    let mut j = poly.len() - 1;
+    for i in 0..poly.len() {
+        let (a, b) = (poly[i], poly[j]);
+        if (a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x {
+            inside = !inside;
+        }
+        j = i;
+    }
+    inside
+}
+
 /// An axis-aligned box, `x1 <= x2`, `y1 <= y2`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BoxXyxy {
@@ -19,6 +37,10 @@ pub struct BoxXyxy {
 }
 
 impl BoxXyxy {
+    pub fn center(&self) -> Point {
+        Point { x: (self.x1 + self.x2) / 2.0, y: (self.y1 + self.y2) / 2.0 }
+    }
+
     pub fn width(&self) -> f32 {
         (self.x2 - self.x1).max(0.0)
     }
@@ -55,6 +77,24 @@ impl BoxXyxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_in_polygons() {
+        let sq =
+            [Point { x: 0.0, y: 0.0 }, Point { x: 1.0, y: 0.0 }, Point { x: 1.0, y: 1.0 }, Point { x: 0.0, y: 1.0 }];
+        assert!(point_in_polygon(Point { x: 0.5, y: 0.5 }, &sq));
+        assert!(!point_in_polygon(Point { x: 1.5, y: 0.5 }, &sq));
+        let l = [
+            Point { x: 0.0, y: 0.0 },
+            Point { x: 2.0, y: 0.0 },
+            Point { x: 2.0, y: 1.0 },
+            Point { x: 1.0, y: 1.0 },
+            Point { x: 1.0, y: 2.0 },
+            Point { x: 0.0, y: 2.0 },
+        ];
+        assert!(point_in_polygon(Point { x: 0.5, y: 1.5 }, &l) && !point_in_polygon(Point { x: 1.5, y: 1.5 }, &l));
+        assert!(!point_in_polygon(Point { x: 0.0, y: 0.0 }, &sq[..2]));
+    }
 
     #[test]
     fn iou_of_overlapping_identical_and_disjoint_boxes() {

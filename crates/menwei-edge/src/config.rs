@@ -117,6 +117,8 @@ pub mod raw {
         pub gate: Option<String>,
         pub role: Option<String>,
         pub direction: Option<String>,
+        /// Polygons in picture fractions (0 to 1): only detections centred in one count.
+        pub zones: Option<Vec<Vec<[f64; 2]>>>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -185,6 +187,16 @@ pub struct Camera {
     pub faces: bool,
     pub plates: bool,
     pub direction: Option<menwei_core::event::Direction>,
+    /// Polygons in picture fractions; empty: the whole picture.
+    pub zones: Vec<Vec<menwei_core::geom::Point>>,
+}
+
+impl Camera {
+    /// Whether a detection centred at `center` (frame pixels) in a `w` x `h` frame is in a zone.
+    pub fn in_zone(&self, center: menwei_core::geom::Point, w: u32, h: u32) -> bool {
+        let p = menwei_core::geom::Point { x: center.x / w.max(1) as f32, y: center.y / h.max(1) as f32 };
+        self.zones.is_empty() || self.zones.iter().any(|z| menwei_core::geom::point_in_polygon(p, z))
+    }
 }
 
 /// How recognitions become decisions.
@@ -360,6 +372,18 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         if !["face", "plate", "both"].contains(&role.as_str()) {
             issues.add(role_key, format!("`{role}` is not one of face, plate, both"));
         }
+        let (zones_raw, zones_key) = pick!(zones);
+        let mut zones = Vec::new();
+        for (z, poly) in zones_raw.unwrap_or_default().iter().enumerate() {
+            if poly.len() < 3 || poly.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+                issues.add(
+                    format!("{zones_key}[{z}]"),
+                    "a zone is at least 3 [x, y] points, each a fraction of the picture from 0 to 1",
+                );
+            } else {
+                zones.push(poly.iter().map(|[x, y]| menwei_core::geom::Point { x: *x as f32, y: *y as f32 }).collect());
+            }
+        }
         let (dir, dir_key) = pick!(direction);
         let direction = match dir.as_deref() {
             None => None,
@@ -388,6 +412,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
                 faces: role != "plate",
                 plates: role != "face",
                 direction,
+                zones,
             });
         }
     }

@@ -286,7 +286,10 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             let t = Instant::now();
             let mut faces = detector.detect(view)?;
             let detect_ms = t.elapsed().as_secs_f64() * 1e3;
-            faces.retain(|f| f.score >= cfg.cameras[i].face_score_threshold);
+            let (fw, fh) = (frame.width, frame.height);
+            faces.retain(|f| {
+                f.score >= cfg.cameras[i].face_score_threshold && cfg.cameras[i].in_zone(f.bbox.center(), fw, fh)
+            });
             if let Some(events) = &hooks.events {
                 let now_ms =
                     frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);

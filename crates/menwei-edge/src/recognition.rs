@@ -258,8 +258,10 @@ impl Recogniser {
     pub fn plates(&mut self, i: usize, cam: &Camera, frame: RgbView<'_>, now_ms: i64) -> anyhow::Result<()> {
         let Some(lpr) = self.lpr.as_mut() else { return Ok(()) };
         let results = lpr.recognise(frame)?;
+        let (fw, fh) = (frame.width(), frame.height());
         let reads: Vec<_> = results
             .iter()
+            .filter(|r| cam.in_zone(r.detection.bbox.center(), fw, fh))
             .filter_map(|r| match &r.outcome {
                 PlateOutcome::Read(p) => Some((r.detection.bbox, p.clone())),
                 PlateOutcome::Rejected { .. } => None,

@@ -101,3 +101,27 @@ fn check_config_exits_zero_on_the_example_and_two_on_a_bad_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn zones_are_fractions_of_the_picture_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = root().join("models").canonicalize().unwrap();
+    let clip = root().join("var/media/carphone_pristine.mp4");
+    let text = format!(
+        "compound_id = \"c\"\n[models]\ndir = \"{}\"\n[[cameras]]\nid = \"a\"\nurl = \"{}\"\n\
+         zones = [[[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]], [[0.1, 0.1], [2.0, 0.1], [0.5, 0.4]]]\n",
+        models.display(),
+        clip.display()
+    );
+    let path = dir.path().join("edge.toml");
+    std::fs::write(&path, &text).unwrap();
+    let err = config::load(&path).unwrap_err();
+    assert!(err.issues.iter().any(|i| i.key == "cameras[0].zones[1]"), "{err}");
+    std::fs::write(&path, text.replace("[2.0, 0.1]", "[0.9, 0.1]")).unwrap();
+    let cfg = config::load(&path).unwrap();
+    let cam = &cfg.cameras[0];
+    let p = |x, y| menwei_core::geom::Point { x, y };
+    // A 200x100 picture: the lower half is the first zone.
+    assert!(cam.in_zone(p(100.0, 80.0), 200, 100));
+    assert!(!cam.in_zone(p(10.0, 45.0), 200, 100));
+}
