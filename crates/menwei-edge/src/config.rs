@@ -34,6 +34,15 @@ pub mod raw {
         pub outbox: Option<OutboxTable>,
         pub http: Option<Http>,
         pub matching: Option<Matching>,
+        pub snapshots: Option<Snapshots>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Snapshots {
+        pub dir: PathBuf,
+        pub keep_hours: Option<f64>,
+        pub max_files: Option<i64>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -161,6 +170,8 @@ pub struct EdgeConfig {
     /// A file holding the bearer token of `POST /enroll`; without it the endpoint is off.
     pub enroll_token_file: Option<PathBuf>,
     pub matching: Matching,
+    /// Pictures behind access and security events, kept on the box.
+    pub snapshots: Option<crate::snapshots::SnapshotSettings>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -496,6 +507,22 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
     }
 
+    let snapshots = raw.snapshots.as_ref().map(|sn| {
+        let keep_hours = sn.keep_hours.unwrap_or(72.0);
+        if !(keep_hours > 0.0 && keep_hours <= 24.0 * 365.0) {
+            issues.add("snapshots.keep_hours", format!("{keep_hours} is not in (0, 8760]"));
+        }
+        let max_files = sn.max_files.unwrap_or(10_000);
+        if !(1..=10_000_000).contains(&max_files) {
+            issues.add("snapshots.max_files", format!("{max_files} is not between 1 and 10000000"));
+        }
+        crate::snapshots::SnapshotSettings {
+            dir: resolve(&sn.dir),
+            keep: Duration::from_secs_f64(keep_hours.clamp(0.001, 8760.0) * 3600.0),
+            max_files: max_files.clamp(1, 10_000_000) as usize,
+        }
+    });
+
     issues.finish(path)?;
     Ok(EdgeConfig {
         compound_id: raw.compound_id,
@@ -518,6 +545,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         http,
         enroll_token_file,
         matching,
+        snapshots,
     })
 }
 

@@ -13,4 +13,5 @@ pub mod notify;
 pub mod pipeline;
 pub mod recognition;
 pub mod relay;
+pub mod snapshots;
 pub mod tools;

@@ -208,14 +208,21 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 }
                 None => None,
             };
-            Some(crate::recognition::Recogniser::new(
+            let r = crate::recognition::Recogniser::new(
                 embedder,
                 lpr,
                 known,
                 cfg.matching.clone(),
                 cfg.cameras.len(),
                 hooks.events.clone(),
-            ))
+            );
+            Some(match &cfg.snapshots {
+                Some(s) => r.with_snapshots(
+                    crate::snapshots::Snapshots::new(s.clone())
+                        .with_context(|| format!("cannot create the snapshot folder {}", s.dir.display()))?,
+                ),
+                None => r,
+            })
         }
         None => None,
     };

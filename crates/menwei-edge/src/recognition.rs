@@ -68,6 +68,7 @@ pub struct Recogniser {
     retrigger: Retrigger,
     strangers: menwei_core::stranger::Strangers,
     events: Option<Arc<EventSink>>,
+    snapshots: Option<crate::snapshots::Snapshots>,
     /// Decisions made, for the run summary: (camera, kind, reason, subject).
     pub decisions: Vec<(String, String, String, String)>,
 }
@@ -105,8 +106,15 @@ impl Recogniser {
                 })
                 .collect(),
             events,
+            snapshots: None,
             decisions: Vec::new(),
         }
+    }
+
+    /// Keeps the picture behind each access and security event.
+    pub fn with_snapshots(mut self, s: crate::snapshots::Snapshots) -> Self {
+        self.snapshots = Some(s);
+        self
     }
 
     /// New templates and vehicles after an enrolment, an erasure or a sync from central.
@@ -116,8 +124,10 @@ impl Recogniser {
         self.known.vehicles = vehicles;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn emit(
         &mut self,
+        frame: RgbView<'_>,
         cam: &Camera,
         kind: &str,
         decision: Option<bool>,
@@ -138,8 +148,15 @@ impl Recogniser {
             scores: scores.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             models: self.known.models.clone(),
         };
-        if let Err(e) = events.emit(class, kind, draft) {
-            warn!(camera = %cam.capture.id, "cannot commit an access event: {e}");
+        match events.emit(class, kind, draft) {
+            Ok(seq) => {
+                if let Some(s) = &self.snapshots
+                    && let Err(e) = s.save(seq, frame)
+                {
+                    warn!(camera = %cam.capture.id, seq, "cannot keep the snapshot: {e}");
+                }
+            }
+            Err(e) => warn!(camera = %cam.capture.id, "cannot commit an access event: {e}"),
         }
     }
 
@@ -164,7 +181,7 @@ impl Recogniser {
                     Decision::Unknown { .. }
                 )
             {
-                self.stranger(cam, &fused, now_ms);
+                self.stranger(frame, cam, &fused, now_ms);
             }
         }
         let mut to_embed = Vec::new();
@@ -221,6 +238,7 @@ impl Recogniser {
                 if self.retrigger.allow(&gate, &format!("r:{resident}"), now_ms) {
                     let d = decide_resident(true);
                     self.emit(
+                        frame,
                         cam,
                         d.kind,
                         Some(d.granted),
@@ -234,16 +252,17 @@ impl Recogniser {
                 t.decided = true;
                 debug!(camera = %cam.capture.id, track, "face track unknown after {MAX_SHOTS} shots");
                 if let Some(fused) = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w))) {
-                    self.stranger(cam, &fused, now_ms);
+                    self.stranger(frame, cam, &fused, now_ms);
                 }
             }
         }
         Ok(())
     }
 
-    fn stranger(&mut self, cam: &Camera, fused: &Embedding, now_ms: i64) {
+    fn stranger(&mut self, frame: RgbView<'_>, cam: &Camera, fused: &Embedding, now_ms: i64) {
         if let Some(r) = self.strangers.sighting(&fused.0[..], now_ms) {
             self.emit(
+                frame,
                 cam,
                 "security.repeat_stranger",
                 None,
@@ -312,6 +331,7 @@ impl Recogniser {
             if self.retrigger.allow(&gate, &format!("p:{text}"), now_ms) {
                 let confidence = shares.iter().copied().fold(1.0f32, f32::min);
                 self.emit(
+                    frame,
                     cam,
                     d.kind,
                     Some(d.granted),

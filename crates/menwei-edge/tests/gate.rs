@@ -93,7 +93,8 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
              detect_fps = 5\n\
              [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
              [broker]\nurl = \"mqtt://127.0.0.1:{mq}\"\n[outbox]\npath = \"outbox.db\"\n\
-             [http]\nlisten = \"127.0.0.1:{http}\"\n[matching]\nretrigger_secs = 120\n",
+             [http]\nlisten = \"127.0.0.1:{http}\"\n[matching]\nretrigger_secs = 120\n\
+             [snapshots]\ndir = \"snapshots\"\nkeep_hours = 1\n",
             models = root().join("models").display(),
             url = camera.url("/gate"),
             mq = mqtt.port,
@@ -173,6 +174,12 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
             (Some("access.denied"), Some("unknown_vehicle"))
         );
     }
+    // Each access and security event left its picture on the box, named by its seq.
+    let snaps: Vec<String> = std::fs::read_dir(dir.path().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(snaps.len(), expected + 1, "{snaps:?}");
     let security = class("security");
     assert_eq!(security.len(), 1, "{security:#?}");
     assert_eq!(
