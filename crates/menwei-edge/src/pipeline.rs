@@ -71,6 +71,7 @@ pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
             let register = menwei_register::Register::open(&r.path, &r.key_file)?;
             let (templates, residents) = register.load_templates(menwei_vision::embed::EMBEDDING_DIMS)?;
             let vehicles = register.vehicles()?;
+            let suspended = register.suspended()?.into_iter().collect();
             info!(
                 residents = residents.len(),
                 templates = templates.len(),
@@ -92,7 +93,7 @@ pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
             Some((
                 store.verify("w600k_mbf")?,
                 plates,
-                crate::recognition::Known { templates, residents, vehicles, models },
+                crate::recognition::Known { templates, residents, vehicles, suspended, models },
             ))
         }
         None => None,
@@ -261,16 +262,16 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             generation = g;
             match menwei_register::Register::open(&paths.path, &paths.key_file).and_then(|reg| {
                 let (t, ids) = reg.load_templates(menwei_vision::embed::EMBEDDING_DIMS)?;
-                Ok((t, ids, reg.vehicles()?))
+                Ok((t, ids, reg.vehicles()?, reg.suspended()?.into_iter().collect()))
             }) {
-                Ok((templates, residents, vehicles)) => {
+                Ok((templates, residents, vehicles, suspended)) => {
                     info!(
                         residents = residents.len(),
                         templates = templates.len(),
                         vehicles = vehicles.len(),
                         "register reloaded"
                     );
-                    r.set_known(templates, residents, vehicles);
+                    r.set_known(templates, residents, vehicles, suspended);
                 }
                 Err(e) => warn!("cannot reload the register: {e}"),
             }

@@ -32,6 +32,8 @@ pub struct Known {
     /// Owner index in `templates` -> resident id.
     pub residents: Vec<String>,
     pub vehicles: Vec<VehicleEntry>,
+    /// Residents who are recognised but may not enter.
+    pub suspended: std::collections::HashSet<String>,
     /// Model name -> the first 12 hex digits of its sha256, for events' `models`.
     pub models: std::collections::BTreeMap<String, String>,
 }
@@ -118,10 +120,17 @@ impl Recogniser {
     }
 
     /// New templates and vehicles after an enrolment, an erasure or a sync from central.
-    pub fn set_known(&mut self, templates: TemplateMatrix, residents: Vec<String>, vehicles: Vec<VehicleEntry>) {
+    pub fn set_known(
+        &mut self,
+        templates: TemplateMatrix,
+        residents: Vec<String>,
+        vehicles: Vec<VehicleEntry>,
+        suspended: std::collections::HashSet<String>,
+    ) {
         self.known.templates = templates;
         self.known.residents = residents;
         self.known.vehicles = vehicles;
+        self.known.suspended = suspended;
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -236,7 +245,7 @@ impl Recogniser {
                 let resident = self.known.residents[owner as usize].clone();
                 let gate = cam.gate.clone().unwrap_or_else(|| cam.capture.id.to_string());
                 if self.retrigger.allow(&gate, &format!("r:{resident}"), now_ms) {
-                    let d = decide_resident(true);
+                    let d = decide_resident(!self.known.suspended.contains(&resident));
                     self.emit(
                         frame,
                         cam,

@@ -250,14 +250,15 @@ impl Register {
         Ok(n)
     }
 
-    /// Every active resident's templates, decrypted into one contiguous matrix for the
-    /// matcher; owner `i` is `ids[i]`.
+    /// Every active or suspended resident's templates (a suspended resident must be recognised
+    /// to be refused), decrypted into one contiguous matrix for the matcher; owner `i` is
+    /// `ids[i]`.
     pub fn load_templates(&self, dims: usize) -> Result<(TemplateMatrix, Vec<String>), RegisterError> {
         let mut st = self
             .conn
             .prepare(
                 "SELECT t.resident, t.nonce, t.sealed FROM templates t JOIN residents r ON r.id = t.resident
-                 WHERE r.status = 'active' AND r.face_opt_out = 0 ORDER BY t.resident, t.id",
+                 WHERE r.status IN ('active', 'suspended') AND r.face_opt_out = 0 ORDER BY t.resident, t.id",
             )
             .map_err(self.err())?;
         let rows = st
@@ -284,6 +285,13 @@ impl Register {
             m.push((ids.len() - 1) as u64, &v);
         }
         Ok((m, ids))
+    }
+
+    /// The residents who may not enter.
+    pub fn suspended(&self) -> Result<Vec<String>, RegisterError> {
+        let mut st = self.conn.prepare("SELECT id FROM residents WHERE status = 'suspended'").map_err(self.err())?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(self.err())?;
+        rows.collect::<Result<Vec<String>, _>>().map_err(self.err())
     }
 
     /// How many templates a resident has.
@@ -521,6 +529,17 @@ mod tests {
         assert_eq!(reg.apply_sync(&v2).unwrap(), 2);
         assert!(reg.vehicles().unwrap().is_empty());
         assert_eq!(reg.version().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_suspended_resident_is_still_recognised_so_that_they_can_be_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = Register::open(&dir.path().join("r.db"), &key(dir.path(), 0o600)).unwrap();
+        reg.upsert_resident(&resident("r-1", false)).unwrap();
+        reg.add_template("r-1", &[0.5; 4]).unwrap();
+        reg.upsert_resident(&Resident { status: ResidentStatus::Suspended, ..resident("r-1", false) }).unwrap();
+        assert_eq!(reg.suspended().unwrap(), vec!["r-1".to_owned()]);
+        assert_eq!(reg.load_templates(4).unwrap().1, vec!["r-1".to_owned()]);
     }
 
     #[test]
