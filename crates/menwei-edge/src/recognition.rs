@@ -243,8 +243,7 @@ impl Recogniser {
             if let Some((owner, score, margin)) = verdict {
                 t.decided = true;
                 let resident = self.known.residents[owner as usize].clone();
-                let gate = cam.gate.clone().unwrap_or_else(|| cam.capture.id.to_string());
-                if self.retrigger.allow(&gate, &format!("r:{resident}"), now_ms) {
+                if self.new_passage(cam, &format!("r:{resident}"), now_ms) {
                     let d = decide_resident(!self.known.suspended.contains(&resident));
                     self.emit(
                         frame,
@@ -266,6 +265,13 @@ impl Recogniser {
             }
         }
         Ok(())
+    }
+
+    /// Whether `subject` at this camera's gate (or the camera, without a gate) starts a new
+    /// passage, and so deserves an event.
+    fn new_passage(&mut self, cam: &Camera, subject: &str, now_ms: i64) -> bool {
+        let gate = cam.gate.clone().unwrap_or_else(|| cam.capture.id.to_string());
+        self.retrigger.allow(&gate, subject, now_ms)
     }
 
     fn stranger(&mut self, frame: RgbView<'_>, cam: &Camera, fused: &Embedding, now_ms: i64) {
@@ -336,8 +342,7 @@ impl Recogniser {
             };
             let d = decide_vehicle(&m, entry, now_ms);
             let vehicle_ref = entry.map(|e| e.plate.clone());
-            let gate = cam.gate.clone().unwrap_or_else(|| cam.capture.id.to_string());
-            if self.retrigger.allow(&gate, &format!("p:{text}"), now_ms) {
+            if self.new_passage(cam, &format!("p:{text}"), now_ms) {
                 let confidence = shares.iter().copied().fold(1.0f32, f32::min);
                 self.emit(
                     frame,

@@ -68,12 +68,7 @@ impl ScrfdDetector {
         opts: &SessionOptions,
         cfg: ScrfdConfig,
     ) -> Result<Self, VisionError> {
-        if !cfg.input_w.is_multiple_of(32) || !cfg.input_h.is_multiple_of(32) || cfg.input_w == 0 || cfg.input_h == 0 {
-            return Err(VisionError::Config(format!(
-                "SCRFD input size {}x{} must be a non-zero multiple of 32",
-                cfg.input_w, cfg.input_h
-            )));
-        }
+        check_input("SCRFD", cfg.input_w, cfg.input_h)?;
         let session = rt.session(model, opts)?;
         Ok(Self { session, cfg, resizer: Resizer::default(), tensor: Vec::new(), candidates: Vec::new() })
     }
@@ -183,12 +178,7 @@ impl CenterFaceDetector {
         opts: &SessionOptions,
         cfg: CenterFaceConfig,
     ) -> Result<Self, VisionError> {
-        if !cfg.input_w.is_multiple_of(32) || !cfg.input_h.is_multiple_of(32) || cfg.input_w == 0 || cfg.input_h == 0 {
-            return Err(VisionError::Config(format!(
-                "CenterFace input size {}x{} must be a non-zero multiple of 32",
-                cfg.input_w, cfg.input_h
-            )));
-        }
+        check_input("CenterFace", cfg.input_w, cfg.input_h)?;
         let session = rt.session(model, opts)?;
         Ok(Self { session, cfg, resizer: Resizer::default(), tensor: Vec::new(), candidates: Vec::new() })
     }
@@ -237,6 +227,14 @@ impl CenterFaceDetector {
         }
         Ok(nms(&mut self.candidates, self.cfg.nms_iou, |f| (f.bbox, f.score)))
     }
+}
+
+/// Both detectors' inputs are whole multiples of their coarsest stride.
+fn check_input(model: &str, w: u32, h: u32) -> Result<(), VisionError> {
+    if w == 0 || h == 0 || !w.is_multiple_of(32) || !h.is_multiple_of(32) {
+        return Err(VisionError::Config(format!("{model} input size {w}x{h} must be a non-zero multiple of 32")));
+    }
+    Ok(())
 }
 
 /// The model input for a frame of `fw` x `fh`: scaled down to fit `max_w` x `max_h` (never up),
