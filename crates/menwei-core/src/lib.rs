@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod image;
 pub mod matcher;
 pub mod metrics;
+pub mod motion;
 pub mod plate;
 pub mod rules;
 pub mod stranger;

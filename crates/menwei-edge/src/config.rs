@@ -128,6 +128,8 @@ pub mod raw {
         pub direction: Option<String>,
         /// Polygons in picture fractions (0 to 1): only detections centred in one count.
         pub zones: Option<Vec<Vec<[f64; 2]>>>,
+        pub motion_gating: Option<bool>,
+        pub idle_check_secs: Option<f64>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -200,6 +202,9 @@ pub struct Camera {
     pub direction: Option<menwei_core::event::Direction>,
     /// Polygons in picture fractions; empty: the whole picture.
     pub zones: Vec<Vec<menwei_core::geom::Point>>,
+    /// Run the models only on frames with motion, plus one frame every `idle_check`.
+    pub motion_gating: bool,
+    pub idle_check: Duration,
 }
 
 impl Camera {
@@ -395,6 +400,12 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
                 zones.push(poly.iter().map(|[x, y]| menwei_core::geom::Point { x: *x as f32, y: *y as f32 }).collect());
             }
         }
+        let (mg, _) = pick!(motion_gating);
+        let (idle, idle_key) = pick!(idle_check_secs);
+        let idle = idle.unwrap_or(2.0);
+        if !(0.1..=3600.0).contains(&idle) {
+            issues.add(idle_key, format!("{idle} s is not between 0.1 and 3600"));
+        }
         let (dir, dir_key) = pick!(direction);
         let direction = match dir.as_deref() {
             None => None,
@@ -424,6 +435,8 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
                 plates: role != "face",
                 direction,
                 zones,
+                motion_gating: mg.unwrap_or(false),
+                idle_check: Duration::from_secs_f64(idle.clamp(0.1, 3600.0)),
             });
         }
     }

@@ -48,6 +48,8 @@ pub struct CameraSummary {
     /// Frames replaced in the keep-newest slot before the inference thread took them.
     pub frames_overwritten: u64,
     pub frames_with_faces: u64,
+    /// Frames the motion gate spared the models (a still scene between idle checks).
+    pub frames_still: u64,
     pub reconnects: u64,
     pub mean_detect_ms: f64,
 }
@@ -189,6 +191,33 @@ fn state_sink(cfg: &EdgeConfig, hooks: &Hooks) -> menwei_capture::StateSink {
     })
 }
 
+/// Watches a camera's picture for tampering and commits a health event on each change.
+fn tamper_check(
+    detector: &mut menwei_core::tamper::TamperDetector,
+    view: menwei_core::image::RgbView<'_>,
+    now_ms: i64,
+    camera: &str,
+    cam: &crate::config::Camera,
+    events: &crate::events::EventSink,
+) {
+    use menwei_core::tamper::TamperChange;
+    let Some(change) = detector.observe(view, now_ms) else { return };
+    let (kind, state, detail) = match change {
+        TamperChange::Started(t) => ("health.camera_tampered", "tampered", t.name()),
+        TamperChange::Ended(t) => ("health.camera_online", "streaming", t.name()),
+    };
+    warn!(camera, kind, detail, "camera picture");
+    let draft = crate::events::Draft {
+        gate: cam.gate.clone(),
+        camera: Some(camera.to_owned()),
+        subject: Some(menwei_core::event::Subject::Camera { state: state.to_owned(), detail: Some(detail.to_owned()) }),
+        ..Default::default()
+    };
+    if let Err(e) = events.emit(menwei_core::event::EventClass::Health, kind, draft) {
+        warn!("cannot commit a health event: {e}");
+    }
+}
+
 /// Runs until every camera has ended (files without `loop`) or a stop is requested.
 pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Write, hooks: &Hooks) -> Result<Summary> {
     let stop = &ctl.stop;
@@ -247,6 +276,9 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let mut summary: Vec<CameraSummary> =
         cfg.cameras.iter().map(|c| CameraSummary { camera: c.capture.id.to_string(), ..Default::default() }).collect();
     let mut detect_total_ms = vec![0.0f64; cameras.len()];
+    let mut motion: Vec<menwei_core::motion::MotionDetector> =
+        cameras.iter().map(|_| menwei_core::motion::MotionDetector::new(Default::default())).collect();
+    let mut last_run = vec![Instant::now() - Duration::from_secs(3600); cameras.len()];
     let mut tamper: Vec<menwei_core::tamper::TamperDetector> =
         cameras.iter().map(|_| menwei_core::tamper::TamperDetector::new(Default::default())).collect();
     let mut next_due = vec![Instant::now(); cameras.len()];
@@ -291,6 +323,19 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             worked = true;
             next_due[i] = next_due[i].max(now - periods[i]) + periods[i];
             let view = frame.view().context("frame buffer")?;
+            // Motion gate: a still scene is looked at once per idle check only. Tamper detection
+            // still sees every frame (a frozen picture is still by definition).
+            let moving = motion[i].observe(view).is_some();
+            if cfg.cameras[i].motion_gating && !moving && last_run[i].elapsed() < cfg.cameras[i].idle_check {
+                summary[i].frames_still += 1;
+                if let Some(events) = &hooks.events {
+                    let now_ms =
+                        frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                    tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, &cfg.cameras[i], events);
+                }
+                continue;
+            }
+            last_run[i] = Instant::now();
             let t = Instant::now();
             let mut faces = detector.detect(view)?;
             let detect_ms = t.elapsed().as_secs_f64() * 1e3;
@@ -301,26 +346,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             if let Some(events) = &hooks.events {
                 let now_ms =
                     frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-                if let Some(change) = tamper[i].observe(view, now_ms) {
-                    use menwei_core::tamper::TamperChange;
-                    let (kind, state, detail) = match change {
-                        TamperChange::Started(t) => ("health.camera_tampered", "tampered", t.name()),
-                        TamperChange::Ended(t) => ("health.camera_online", "streaming", t.name()),
-                    };
-                    warn!(camera = %frame.camera_id, kind, detail, "camera picture");
-                    let draft = crate::events::Draft {
-                        gate: cfg.cameras[i].gate.clone(),
-                        camera: Some(frame.camera_id.to_string()),
-                        subject: Some(menwei_core::event::Subject::Camera {
-                            state: state.to_owned(),
-                            detail: Some(detail.to_owned()),
-                        }),
-                        ..Default::default()
-                    };
-                    if let Err(e) = events.emit(menwei_core::event::EventClass::Health, kind, draft) {
-                        warn!("cannot commit a health event: {e}");
-                    }
-                }
+                tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, &cfg.cameras[i], events);
             }
             if let Some(r) = recogniser.as_mut() {
                 let now_ms =
