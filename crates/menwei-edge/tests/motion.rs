@@ -54,6 +54,6 @@ fn a_still_scene_costs_one_analysis_per_idle_check() {
     eprintln!("every frame: {all} analysed; motion-gated: {gated} analysed, {spared} spared");
     assert_eq!(spared_off, 0);
     assert!(all >= 30, "{all}");
-    assert!(gated <= 8 && gated >= 2, "{gated}");
+    assert!((2..=8).contains(&gated), "{gated}");
     assert!(gated + spared >= 30, "every frame is either analysed or spared: {gated} + {spared}");
 }
