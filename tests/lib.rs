@@ -1,6 +1,7 @@
 //! Support for the project's integration tests: servers the tests start themselves on
 //! 127.0.0.1 and stop by their PID. The cross-crate tests live in `tests/*.rs` of this package.
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -73,4 +74,9 @@ impl Mosquitto {
     fn signal_quiet(&self, sig: &str) -> std::io::Result<std::process::ExitStatus> {
         Command::new("kill").arg(sig).arg(self.child.id().to_string()).stderr(Stdio::null()).status()
     }
+}
+
+/// A TCP port free on 127.0.0.1 right now (the OS picks it; a test binds it soon after).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }

@@ -424,8 +424,7 @@ impl Drop for Pipeline {
 /// Up to +-20 % of `d`, so that cameras behind one failed switch do not retry in lockstep.
 fn jitter(d: Duration) -> Duration {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
-    let frac = (nanos % 1000) as f64 / 1000.0; // 0..1
-    d.mul_f64(0.8 + 0.4 * frac)
+    menwei_core::retry::jittered(d, nanos)
 }
 
 fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {

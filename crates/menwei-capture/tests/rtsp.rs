@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use menwei_capture::server::{Mount, RtspServer};
 use menwei_capture::{Camera, CameraConfig, CameraState, Decode, FrameSource, HwFamily, SourceUrl, StateSink};
 use menwei_core::frame::{Frame, YuvFormat};
+use menwei_tests::free_port;
 
 fn media(name: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../var/media").join(name);
@@ -44,10 +45,6 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(t.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn rtsp_camera(id: &str, url: &str) -> CameraConfig {

@@ -3,20 +3,15 @@
 //! and two instances sharing one subscription and one database.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use menwei_tests::Mosquitto;
+use menwei_tests::{Mosquitto, free_port};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn central(dir: &Path, db: &Path, port: u16, id: &str) -> Child {
     let cfg = dir.join(format!("{id}.toml"));

@@ -671,17 +671,8 @@ fn sync_handler(
 
 /// Reads the enrolment bearer token, refusing a file others may read.
 fn read_token(path: &Path) -> Result<String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).with_context(|| format!("{}", path.display()))?.permissions().mode();
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "{}: mode {:o} lets others read the enrolment token; run `chmod 600` on it",
-                path.display(),
-                mode & 0o777
-            );
-        }
+    if let Some(mode) = menwei_register::readable_by_others(path).with_context(|| format!("{}", path.display()))? {
+        anyhow::bail!("{}: mode {mode:o} lets others read the enrolment token; run `chmod 600` on it", path.display());
     }
     let token = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let token = token.trim().to_owned();

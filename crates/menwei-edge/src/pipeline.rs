@@ -323,16 +323,15 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             worked = true;
             next_due[i] = next_due[i].max(now - periods[i]) + periods[i];
             let view = frame.view().context("frame buffer")?;
-            // Motion gate: a still scene is looked at once per idle check only. Tamper detection
-            // still sees every frame (a frozen picture is still by definition).
+            let now_ms = frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            // Tamper detection sees every frame (a frozen picture is still by definition).
+            if let Some(events) = &hooks.events {
+                tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, &cfg.cameras[i], events);
+            }
+            // Motion gate: a still scene is looked at once per idle check only.
             let moving = motion[i].observe(view).is_some();
             if cfg.cameras[i].motion_gating && !moving && last_run[i].elapsed() < cfg.cameras[i].idle_check {
                 summary[i].frames_still += 1;
-                if let Some(events) = &hooks.events {
-                    let now_ms =
-                        frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-                    tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, &cfg.cameras[i], events);
-                }
                 continue;
             }
             last_run[i] = Instant::now();
@@ -343,14 +342,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             faces.retain(|f| {
                 f.score >= cfg.cameras[i].face_score_threshold && cfg.cameras[i].in_zone(f.bbox.center(), fw, fh)
             });
-            if let Some(events) = &hooks.events {
-                let now_ms =
-                    frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-                tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, &cfg.cameras[i], events);
-            }
             if let Some(r) = recogniser.as_mut() {
-                let now_ms =
-                    frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
                 let cam_cfg = &cfg.cameras[i];
                 if cam_cfg.faces {
                     r.faces(i, cam_cfg, view, &faces, now_ms)?;

@@ -129,7 +129,7 @@ fn options(cfg: &BrokerConfig, topics: &Topics) -> Result<MqttOptions, String> {
 
 fn jitter(d: Duration) -> Duration {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
-    d.mul_f64(0.8 + 0.4 * f64::from(nanos % 1000) / 1000.0)
+    menwei_core::retry::jittered(d, nanos)
 }
 
 /// Runs until `stop` turns true. `committed` carries the last committed sequence number (the

@@ -3,7 +3,6 @@
 //! and then frozen.
 
 use std::collections::HashSet;
-use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,11 +16,7 @@ use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::sync::watch;
 
 mod support;
-use support::Mosquitto;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use support::{Mosquitto, free_port};
 
 /// What the stand-in for menwei-central saw.
 #[derive(Default)]

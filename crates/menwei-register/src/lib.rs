@@ -123,17 +123,27 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('version', 0);
 ";
 
-/// Reads a 32-byte key (raw, or 64 hex digits), refusing a file others may read.
-pub fn read_key(path: &Path) -> Result<[u8; 32], RegisterError> {
-    let bad = |reason: String| RegisterError::Key { path: path.to_owned(), reason };
-    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+/// The file's permission bits when group or others may read it (secrets must be `chmod 600`);
+/// `None` when only its owner can.
+pub fn readable_by_others(path: &Path) -> std::io::Result<Option<u32>> {
+    let meta = std::fs::metadata(path)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(bad(format!("mode {mode:o} lets others read it; run `chmod 600 {}`", path.display())));
+            return Ok(Some(mode));
         }
+    }
+    let _ = meta;
+    Ok(None)
+}
+
+/// Reads a 32-byte key (raw, or 64 hex digits), refusing a file others may read.
+pub fn read_key(path: &Path) -> Result<[u8; 32], RegisterError> {
+    let bad = |reason: String| RegisterError::Key { path: path.to_owned(), reason };
+    if let Some(mode) = readable_by_others(path).map_err(|e| bad(e.to_string()))? {
+        return Err(bad(format!("mode {mode:o} lets others read it; run `chmod 600 {}`", path.display())));
     }
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let text = String::from_utf8_lossy(&bytes);
