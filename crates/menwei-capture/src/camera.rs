@@ -218,12 +218,18 @@ impl Ctx<'_> {
         let stats = self.stats.clone();
         cpu_probe(&q_sink, move |ns| {
             stats.decode_cpu_ns.fetch_add(ns, Ordering::Relaxed);
+            if menwei_core::profile::enabled() {
+                stats.decode_samples_ns.lock().unwrap_or_else(|e| e.into_inner()).push(ns);
+            }
             stats.decoded_frames.fetch_add(1, Ordering::Relaxed);
         });
         let sink_pad = sink.static_pad("sink").ok_or_else(|| fail("appsink without sink pad".into()))?;
         let stats = self.stats.clone();
         cpu_probe(&sink_pad, move |ns| {
             stats.convert_cpu_ns.fetch_add(ns, Ordering::Relaxed);
+            if menwei_core::profile::enabled() {
+                stats.convert_samples_ns.lock().unwrap_or_else(|e| e.into_inner()).push(ns);
+            }
             stats.converted_frames.fetch_add(1, Ordering::Relaxed);
         });
 

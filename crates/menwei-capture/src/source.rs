@@ -35,6 +35,10 @@ pub struct CameraStats {
     /// Frames that left scaling and conversion to RGB, and that thread's CPU time.
     pub converted_frames: AtomicU64,
     pub convert_cpu_ns: AtomicU64,
+    /// Per-frame decode and convert CPU nanoseconds, kept only while per-stage accounting is
+    /// on (`menwei_core::profile`, the benchmark harness).
+    pub decode_samples_ns: Mutex<Vec<u64>>,
+    pub convert_samples_ns: Mutex<Vec<u64>>,
     state: Mutex<Option<CameraState>>,
     decoder: Mutex<Option<String>>,
 }

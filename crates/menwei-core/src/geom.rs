@@ -64,6 +64,11 @@ impl BoxXyxy {
         }
     }
 
+    /// The box moved by (`dx`, `dy`): from a crop's coordinates to its frame's.
+    pub fn translate(&self, dx: f32, dy: f32) -> BoxXyxy {
+        BoxXyxy { x1: self.x1 + dx, y1: self.y1 + dy, x2: self.x2 + dx, y2: self.y2 + dy }
+    }
+
     /// Intersection over union; 0 for disjoint or empty boxes.
     pub fn iou(&self, other: &BoxXyxy) -> f32 {
         let ix = (self.x2.min(other.x2) - self.x1.max(other.x1)).max(0.0);
@@ -71,6 +76,77 @@ impl BoxXyxy {
         let inter = ix * iy;
         let union = self.area() + other.area() - inter;
         if union <= 0.0 { 0.0 } else { inter / union }
+    }
+}
+
+impl Point {
+    /// The point moved by (`dx`, `dy`).
+    pub fn translate(&self, dx: f32, dy: f32) -> Point {
+        Point { x: self.x + dx, y: self.y + dy }
+    }
+}
+
+/// A rectangle of whole pixels in a frame: where the models look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PixelRect {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl PixelRect {
+    /// The whole `width` x `height` frame.
+    pub fn full(width: u32, height: u32) -> PixelRect {
+        PixelRect { x: 0, y: 0, width, height }
+    }
+
+    /// The smallest rectangle of whole pixels that covers `b`, limited to a `width` x `height`
+    /// frame; `None` when nothing of it is inside.
+    pub fn covering(b: &BoxXyxy, width: u32, height: u32) -> Option<PixelRect> {
+        let c = b.clamp_to(width, height);
+        let (x1, y1) = (c.x1.floor() as u32, c.y1.floor() as u32);
+        let (x2, y2) = (c.x2.ceil() as u32, c.y2.ceil() as u32);
+        (x2 > x1 && y2 > y1).then(|| PixelRect { x: x1, y: y1, width: x2 - x1, height: y2 - y1 })
+    }
+
+    /// The bounding rectangle of polygons given in fractions of a `width` x `height` frame;
+    /// `None` for no polygons (or only degenerate ones).
+    pub fn around_fractions(polygons: &[Vec<Point>], width: u32, height: u32) -> Option<PixelRect> {
+        let mut it = polygons.iter().flatten();
+        let first = it.next()?;
+        let (mut x1, mut y1, mut x2, mut y2) = (first.x, first.y, first.x, first.y);
+        for p in it {
+            (x1, y1, x2, y2) = (x1.min(p.x), y1.min(p.y), x2.max(p.x), y2.max(p.y));
+        }
+        let (w, h) = (width as f32, height as f32);
+        PixelRect::covering(&BoxXyxy { x1: x1 * w, y1: y1 * h, x2: x2 * w, y2: y2 * h }, width, height)
+    }
+
+    /// The common part of two rectangles; `None` when they do not overlap.
+    pub fn intersect(&self, o: &PixelRect) -> Option<PixelRect> {
+        let (x1, y1) = (self.x.max(o.x), self.y.max(o.y));
+        let x2 = (self.x + self.width).min(o.x + o.width);
+        let y2 = (self.y + self.height).min(o.y + o.height);
+        (x2 > x1 && y2 > y1).then(|| PixelRect { x: x1, y: y1, width: x2 - x1, height: y2 - y1 })
+    }
+
+    pub fn area(&self) -> u64 {
+        u64::from(self.width) * u64::from(self.height)
+    }
+
+    /// Whether this is all of a `width` x `height` frame.
+    pub fn is_full(&self, width: u32, height: u32) -> bool {
+        *self == PixelRect::full(width, height)
+    }
+
+    pub fn as_box(&self) -> BoxXyxy {
+        BoxXyxy {
+            x1: self.x as f32,
+            y1: self.y as f32,
+            x2: (self.x + self.width) as f32,
+            y2: (self.y + self.height) as f32,
+        }
     }
 }
 
@@ -104,5 +180,24 @@ mod tests {
         assert!((a.iou(&b) - 2.0 / 6.0).abs() < 1e-6);
         assert_eq!(a.iou(&a), 1.0);
         assert_eq!(a.iou(&c), 0.0);
+    }
+
+    #[test]
+    fn pixel_rects_cover_intersect_and_come_from_zones() {
+        let r = PixelRect::covering(&BoxXyxy { x1: -5.0, y1: 10.2, x2: 30.5, y2: 400.0 }, 100, 50).unwrap();
+        assert_eq!(r, PixelRect { x: 0, y: 10, width: 31, height: 40 });
+        assert_eq!(PixelRect::covering(&BoxXyxy { x1: 120.0, y1: 0.0, x2: 130.0, y2: 5.0 }, 100, 50), None);
+        let a = PixelRect { x: 10, y: 10, width: 20, height: 20 };
+        let b = PixelRect { x: 25, y: 0, width: 20, height: 15 };
+        assert_eq!(a.intersect(&b), Some(PixelRect { x: 25, y: 10, width: 5, height: 5 }));
+        assert_eq!(a.intersect(&PixelRect { x: 30, y: 0, width: 5, height: 5 }), None);
+        let p = |x, y| Point { x, y };
+        let zones = vec![vec![p(0.1, 0.5), p(0.4, 0.5), p(0.4, 0.9)], vec![p(0.6, 0.6), p(0.7, 0.6), p(0.7, 0.7)]];
+        assert_eq!(
+            PixelRect::around_fractions(&zones, 1000, 100),
+            Some(PixelRect { x: 100, y: 50, width: 600, height: 40 })
+        );
+        assert_eq!(PixelRect::around_fractions(&[], 1000, 100), None);
+        assert!(PixelRect::full(4, 3).is_full(4, 3) && !a.is_full(4, 3));
     }
 }

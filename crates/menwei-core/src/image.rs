@@ -67,6 +67,14 @@ impl<'a> RgbView<'a> {
         &self.data[start..start + self.width as usize * 3]
     }
 
+    /// The part of the image inside `r` (limited to the image), sharing its pixels: no copy.
+    /// `None` when `r` lies outside the image.
+    pub fn crop(&self, r: crate::geom::PixelRect) -> Option<RgbView<'a>> {
+        let r = r.intersect(&crate::geom::PixelRect::full(self.width, self.height))?;
+        let start = r.y as usize * self.stride_bytes + r.x as usize * 3;
+        RgbView::new(r.width, r.height, self.stride_bytes, &self.data[start..]).ok()
+    }
+
     /// The pixel at (`x`, `y`). Panics when out of bounds.
     #[inline]
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
@@ -97,6 +105,23 @@ mod tests {
         let v = RgbView::new(2, 2, 8, &data).unwrap();
         assert_eq!(v.row(1), &[7, 8, 9, 10, 11, 12]);
         assert_eq!(v.pixel(1, 0), [4, 5, 6]);
+    }
+
+    #[test]
+    fn a_crop_shares_the_pixels_and_keeps_the_stride() {
+        use crate::geom::PixelRect;
+        // 3x3, rows padded to 12 bytes; pixel (x, y) holds [10y + x; 3].
+        let mut data = vec![0u8; 12 * 3];
+        for y in 0..3 {
+            for x in 0..3 {
+                data[y * 12 + x * 3..][..3].fill((10 * y + x) as u8);
+            }
+        }
+        let v = RgbView::new(3, 3, 12, &data).unwrap();
+        let c = v.crop(PixelRect { x: 1, y: 1, width: 5, height: 5 }).unwrap();
+        assert_eq!((c.width(), c.height(), c.stride_bytes()), (2, 2, 12));
+        assert_eq!((c.pixel(0, 0), c.pixel(1, 1)), ([11; 3], [22; 3]));
+        assert!(v.crop(PixelRect { x: 3, y: 0, width: 1, height: 1 }).is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod matcher;
 pub mod metrics;
 pub mod motion;
 pub mod plate;
+pub mod profile;
 pub mod retry;
 pub mod rules;
 pub mod stranger;

@@ -4,8 +4,14 @@
 //! pixels each); a cell moves when it differs from a slowly adapting background by more than
 //! `cell_delta` levels. A frame has motion when at least `min_cells` cells move. Lighting drift
 //! is absorbed by the background; a static scene costs only the grid.
+//!
+//! Motion also says *where* to look: the moving cells' bounding box, grown by a margin of
+//! `margin_cells` cells on every side (a face whose body moves is looked at whole, and a box
+//! cut by the crop's edge is rare), is the region the detectors run on. When that region covers
+//! most of the frame (`whole_frame_share`), cropping saves little and the whole frame is used.
+//! Several separate movers give one region around all of them.
 
-use crate::geom::BoxXyxy;
+use crate::geom::{BoxXyxy, PixelRect};
 use crate::image::RgbView;
 
 const GW: usize = 32;
@@ -19,11 +25,15 @@ pub struct MotionConfig {
     pub min_cells: usize,
     /// How fast the background follows the picture (0-1 per frame).
     pub learn: f32,
+    /// Cells added on every side of the moving cells' box to make the region to look at.
+    pub margin_cells: usize,
+    /// When the region to look at would cover this share of the frame or more, look at all of it.
+    pub whole_frame_share: f32,
 }
 
 impl Default for MotionConfig {
     fn default() -> Self {
-        Self { cell_delta: 12.0, min_cells: 3, learn: 0.05 }
+        Self { cell_delta: 12.0, min_cells: 3, learn: 0.05, margin_cells: 2, whole_frame_share: 0.6 }
     }
 }
 
@@ -33,6 +43,9 @@ pub struct Motion {
     pub cells: usize,
     /// The moving cells' bounding box, in frame pixels.
     pub region: BoxXyxy,
+    /// Where the detectors should look: `region` grown by the margin, or the whole frame when
+    /// that would cover most of it.
+    pub look: PixelRect,
 }
 
 #[derive(Clone, Debug)]
@@ -79,15 +92,19 @@ impl MotionDetector {
             }
             *b += (v - *b) * self.cfg.learn;
         }
-        (cells >= self.cfg.min_cells).then(|| Motion {
-            cells,
-            region: BoxXyxy {
-                x1: (x1 * w / GW) as f32,
-                y1: (y1 * h / GH) as f32,
-                x2: (x2 * w / GW) as f32,
-                y2: (y2 * h / GH) as f32,
-            },
-        })
+        if cells < self.cfg.min_cells {
+            return None;
+        }
+        let px = |gx: usize, gy: usize| ((gx * w / GW) as u32, (gy * h / GH) as u32);
+        let (rx1, ry1) = px(x1, y1);
+        let (rx2, ry2) = px(x2, y2);
+        let m = self.cfg.margin_cells;
+        let (lx1, ly1) = px(x1.saturating_sub(m), y1.saturating_sub(m));
+        let (lx2, ly2) = px((x2 + m).min(GW), (y2 + m).min(GH));
+        let grown = PixelRect { x: lx1, y: ly1, width: lx2 - lx1, height: ly2 - ly1 };
+        let whole = PixelRect::full(w as u32, h as u32);
+        let look = if grown.area() as f32 >= self.cfg.whole_frame_share * whole.area() as f32 { whole } else { grown };
+        Some(Motion { cells, region: BoxXyxy { x1: rx1 as f32, y1: ry1 as f32, x2: rx2 as f32, y2: ry2 as f32 }, look })
     }
 }
 
@@ -128,5 +145,34 @@ mod tests {
         let r = moved.region;
         assert!(r.x1 <= 200.0 && r.x2 >= 240.0 && r.y1 <= 100.0 && r.y2 >= 140.0, "{r:?}");
         assert!(r.x1 >= 180.0 && r.y1 >= 80.0, "the region is where it moved: {r:?}");
+        // The region to look at is the moving cells grown by two cells (20 px across, 20 px
+        // down here) on every side, within the frame.
+        let l = moved.look;
+        assert!(l.as_box().x1 <= r.x1 - 20.0 && l.as_box().y2 >= r.y2 + 20.0 - 1.0, "{l:?} around {r:?}");
+        assert!(l.x + l.width <= 320 && l.y + l.height <= 180);
+        assert!(l.area() * 4 < 320 * 180, "a small mover gives a small region: {l:?}");
+    }
+
+    #[test]
+    fn a_large_mover_is_looked_at_over_the_whole_frame_and_two_movers_in_one_region() {
+        let mut m = MotionDetector::new(MotionConfig::default());
+        let dark = vec![20u8; 320 * 180 * 3];
+        m.observe(view(&dark));
+        let bright = vec![200u8; 320 * 180 * 3];
+        assert_eq!(m.observe(view(&bright)).unwrap().look, PixelRect::full(320, 180));
+
+        let mut m = MotionDetector::new(MotionConfig::default());
+        let still = frame(None, 60);
+        m.observe(view(&still));
+        // Two squares in opposite corners: one region spanning both.
+        let mut two = frame(Some((0, 0)), 60);
+        let other = frame(Some((270, 130)), 60);
+        for (i, px) in two.chunks_mut(3).enumerate() {
+            if other[i * 3] == 250 {
+                px.fill(250);
+            }
+        }
+        let moved = m.observe(view(&two)).unwrap();
+        assert!(moved.region.x1 <= 10.0 && moved.region.x2 >= 310.0, "{:?}", moved.region);
     }
 }

@@ -44,6 +44,11 @@ impl EventSink {
         &self.outbox
     }
 
+    /// The sequence number of the last event committed through this sink (0 before any).
+    pub fn last_seq(&self) -> u64 {
+        *self.committed.borrow()
+    }
+
     /// Commits one event of `kind` (`<class>.<what>`, e.g. `health.camera_offline`).
     pub fn emit(&self, class: EventClass, kind: &str, d: Draft) -> Result<u64, menwei_outbox::OutboxError> {
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |t| t.as_millis() as i64);
@@ -64,6 +69,7 @@ impl EventSink {
             scores: d.scores,
             models: d.models,
         };
+        let _commit = menwei_core::profile::enter(menwei_core::profile::Stage::OutboxCommit);
         let topic = self.topics.events(class);
         let appended = self.outbox.lock().unwrap_or_else(|e| e.into_inner()).append(class, &topic, |seq| {
             event.seq = seq;

@@ -25,6 +25,10 @@ enum Command {
     Run {
         #[arg(long, short)]
         config: PathBuf,
+        /// Benchmarks: account CPU per stage and write it, with the process's peak memory and
+        /// CPU, to this JSON file when the daemon stops (costs a clock read per stage).
+        #[arg(long, hide = true)]
+        profile: Option<PathBuf>,
     },
     /// Validates a config file and lists every problem with its key path.
     CheckConfig { file: PathBuf },
@@ -201,7 +205,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Run { config } => finish(run(&config)),
+        Command::Run { config, profile } => finish(run(&config, profile.as_deref())),
         Command::CheckModels { config, run } => finish(check_models(&config, run.as_deref())),
         Command::Analyze { path, out, no_images, gallery, models } => {
             finish(analyze(&path, (!no_images).then_some(out.as_path()), gallery.as_deref(), &models))
@@ -377,13 +381,19 @@ fn load(path: &Path) -> Result<config::EdgeConfig> {
     Ok(cfg)
 }
 
-fn run(path: &Path) -> Result<()> {
+fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
     let cfg = load(path)?;
+    if profile.is_some() {
+        menwei_core::profile::enable();
+    }
     // Refuse to start on a damaged model or a missing runtime before anything else starts.
     let prepared = menwei_edge::pipeline::prepare(&cfg).context("cannot start")?;
     let ctl = Arc::new(Control::default());
     let notifier = Notifier::from_env();
     let mut hooks = menwei_edge::pipeline::Hooks::default();
+    if profile.is_some() {
+        hooks.stages = Some(Default::default());
+    }
     let outbox = match &cfg.outbox {
         Some(o) => Some(Arc::new(std::sync::Mutex::new(
             menwei_outbox::Outbox::open(&o.path, o.limits.clone()).context("cannot open the outbox")?,
@@ -491,8 +501,52 @@ fn run(path: &Path) -> Result<()> {
             let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
     });
+    if let Some(file) = profile {
+        write_profile(file, &hooks, &relay_stats)?;
+    }
     eprintln!("{}", serde_json::to_string_pretty(&summary)?);
     Ok(())
+}
+
+/// What `run --profile` leaves for the benchmark harness.
+fn write_profile(
+    file: &Path,
+    hooks: &menwei_edge::pipeline::Hooks,
+    relay: &menwei_edge::relay::RelayStats,
+) -> Result<()> {
+    let take = |m: &std::sync::Mutex<Vec<u64>>| std::mem::take(&mut *m.lock().unwrap_or_else(|e| e.into_inner()));
+    let stages = hooks.stages.as_deref().expect("stages are kept with --profile");
+    let cameras: Vec<serde_json::Value> = hooks
+        .sources
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|s| {
+            use menwei_capture::FrameSource;
+            serde_json::json!({
+                "id": s.id().as_ref(),
+                "frames_in": s.frames().put_count(),
+                "frames_overwritten": s.frames().overwritten_count(),
+                "decode_ns": take(&s.stats().decode_samples_ns),
+                "convert_ns": take(&s.stats().convert_samples_ns),
+            })
+        })
+        .collect();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let peak_rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let v = serde_json::json!({
+        "stages": menwei_core::profile::Stage::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
+        "frames": *stages.frames.lock().unwrap_or_else(|e| e.into_inner()),
+        "events": *stages.events.lock().unwrap_or_else(|e| e.into_inner()),
+        "publish_ns": take(&relay.publish_samples_ns),
+        "cameras": cameras,
+        "peak_rss_kb": peak_rss_kb,
+    });
+    std::fs::write(file, serde_json::to_vec(&v)?).with_context(|| format!("cannot write {}", file.display()))
 }
 
 /// The heartbeat payload: camera states, outbox depth, register version.

@@ -4,6 +4,12 @@
 //! (`infer-0`) owns the detector's `ort::Session` and visits the cameras in turn, analysing a
 //! camera's newest frame when the camera is due by its `detect_fps`, so that a busy camera
 //! cannot starve a quiet one. Results are written as JSON lines.
+//!
+//! With `motion_gating`, the models run only where and when something moves: on a frame with
+//! motion they see the moving region (grown by a margin, `menwei_core::motion`), cut out of the
+//! frame without a copy, and their boxes are moved back into frame pixels; every `idle_check`
+//! they see the whole frame once, motion or not. Zones narrow the region further: faces and
+//! plates are looked for only within the zones' bounding box.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -12,6 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
 use menwei_capture::{Camera, CameraState, FrameSource};
+use menwei_core::geom::PixelRect;
+use menwei_core::profile::{self, Stage};
 use menwei_vision::face::{FaceDetection, FaceDetector};
 use menwei_vision::{ModelStore, Runtime, SessionOptions, VerifiedModel};
 use serde::Serialize;
@@ -28,6 +36,8 @@ pub struct FrameResult<'a> {
     pub arrived_unix_ms: u128,
     pub width: u32,
     pub height: u32,
+    /// Where the models looked (frame pixels): the whole frame, or the moving region.
+    pub region: PixelRect,
     pub detect_ms: f64,
     pub faces: &'a [FaceDetection],
 }
@@ -50,6 +60,10 @@ pub struct CameraSummary {
     pub frames_with_faces: u64,
     /// Frames the motion gate spared the models (a still scene between idle checks).
     pub frames_still: u64,
+    /// Analysed frames on which the models saw only the moving region, not the whole frame.
+    pub frames_on_region: u64,
+    /// The mean share of the frame's pixels the models looked at, over analysed frames.
+    pub mean_region_share: f64,
     pub reconnects: u64,
     pub mean_detect_ms: f64,
 }
@@ -129,6 +143,27 @@ pub struct Hooks {
     pub register_generation: Arc<AtomicU64>,
     /// The register version last applied from central, for the heartbeat.
     pub register_version: Arc<AtomicU64>,
+    /// Per-frame CPU by stage, for the benchmark harness (`run --profile`); `None`: not kept.
+    pub stages: Option<Arc<StageLog>>,
+}
+
+/// What the benchmark harness reads back from a run: the inference thread's CPU per stage for
+/// every frame it took, and which frame each committed event came from.
+#[derive(Debug, Default)]
+pub struct StageLog {
+    pub frames: std::sync::Mutex<Vec<FrameStages>>,
+    /// (event seq, arrival of the frame that led to it, microseconds since the Unix epoch).
+    pub events: std::sync::Mutex<Vec<(u64, u64)>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FrameStages {
+    pub camera: usize,
+    /// False for frames the motion gate kept from the models.
+    pub analysed: bool,
+    pub region_share: f32,
+    /// Nanoseconds per stage, in the order of `menwei_core::profile::Stage::ALL`.
+    pub ns: profile::StageNs,
 }
 
 /// A camera's slot and counters, without the camera itself.
@@ -278,7 +313,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let mut detect_total_ms = vec![0.0f64; cameras.len()];
     let mut motion: Vec<menwei_core::motion::MotionDetector> =
         cameras.iter().map(|_| menwei_core::motion::MotionDetector::new(Default::default())).collect();
-    let mut last_run = vec![Instant::now() - Duration::from_secs(3600); cameras.len()];
+    let mut last_whole = vec![Instant::now() - Duration::from_secs(3600); cameras.len()];
     let mut tamper: Vec<menwei_core::tamper::TamperDetector> =
         cameras.iter().map(|_| menwei_core::tamper::TamperDetector::new(Default::default())).collect();
     let mut next_due = vec![Instant::now(); cameras.len()];
@@ -324,35 +359,90 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             next_due[i] = next_due[i].max(now - periods[i]) + periods[i];
             let view = frame.view().context("frame buffer")?;
             let now_ms = frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            let cam_cfg = &cfg.cameras[i];
+            let (fw, fh) = (frame.width, frame.height);
+            let log = hooks.stages.as_deref();
+            let seq_before = hooks.events.as_ref().map_or(0, |e| e.last_seq());
+            if log.is_some() {
+                profile::take();
+            }
+            let analysis = profile::enter(Stage::Postprocess);
+            let gates = profile::enter(Stage::Gates);
             // Tamper detection sees every frame (a frozen picture is still by definition).
             if let Some(events) = &hooks.events {
-                tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, &cfg.cameras[i], events);
+                tamper_check(&mut tamper[i], view, now_ms, &frame.camera_id, cam_cfg, events);
             }
-            // Motion gate: a still scene is looked at once per idle check only.
-            let moving = motion[i].observe(view).is_some();
-            if cfg.cameras[i].motion_gating && !moving && last_run[i].elapsed() < cfg.cameras[i].idle_check {
+            // Motion gate: the models look where something moves, and at the whole frame once
+            // per idle check; a still scene between idle checks is not looked at.
+            let moving = motion[i].observe(view);
+            drop(gates);
+            let whole = PixelRect::full(fw, fh);
+            let look = if !cam_cfg.motion_gating || last_whole[i].elapsed() >= cam_cfg.idle_check {
+                last_whole[i] = Instant::now();
+                Some(whole)
+            } else {
+                moving.map(|m| m.look)
+            };
+            let Some(look) = look else {
                 summary[i].frames_still += 1;
+                drop(analysis);
+                if let Some(log) = log {
+                    let ns = profile::take();
+                    log.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
+                        camera: i,
+                        analysed: false,
+                        region_share: 0.0,
+                        ns,
+                    });
+                }
                 continue;
-            }
-            last_run[i] = Instant::now();
+            };
+            // Zones narrow where faces and plates are looked for.
+            let zone_rect = PixelRect::around_fractions(&cam_cfg.zones, fw, fh);
+            let region = zone_rect.map_or(Some(look), |z| z.intersect(&look));
             let t = Instant::now();
-            let mut faces = detector.detect(view)?;
+            let mut faces = match region.and_then(|r| view.crop(r).map(|v| (r, v))) {
+                Some((r, crop)) => {
+                    let mut faces = detector.detect(crop)?;
+                    shift_faces(&mut faces, r);
+                    faces
+                }
+                None => Vec::new(),
+            };
             let detect_ms = t.elapsed().as_secs_f64() * 1e3;
-            let (fw, fh) = (frame.width, frame.height);
-            faces.retain(|f| {
-                f.score >= cfg.cameras[i].face_score_threshold && cfg.cameras[i].in_zone(f.bbox.center(), fw, fh)
-            });
+            faces.retain(|f| f.score >= cam_cfg.face_score_threshold && cam_cfg.in_zone(f.bbox.center(), fw, fh));
             if let Some(r) = recogniser.as_mut() {
-                let cam_cfg = &cfg.cameras[i];
                 if cam_cfg.faces {
                     r.faces(i, cam_cfg, view, &faces, now_ms)?;
                 }
                 if cam_cfg.plates {
-                    r.plates(i, cam_cfg, view, now_ms)?;
+                    r.plates(i, cam_cfg, view, region, now_ms)?;
+                }
+            }
+            drop(analysis);
+            let share = region.map_or(0.0, |r| r.area() as f64 / whole.area() as f64);
+            if let Some(log) = log {
+                let ns = profile::take();
+                log.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
+                    camera: i,
+                    analysed: true,
+                    region_share: share as f32,
+                    ns,
+                });
+                let seq_after = hooks.events.as_ref().map_or(0, |e| e.last_seq());
+                if seq_after > seq_before {
+                    let arrived =
+                        frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+                    log.events
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend((seq_before + 1..=seq_after).map(|s| (s, arrived)));
                 }
             }
             let s = &mut summary[i];
             s.frames_analysed += 1;
+            s.frames_on_region += u64::from(!look.is_full(fw, fh));
+            s.mean_region_share += share;
             s.frames_with_faces += u64::from(!faces.is_empty());
             detect_total_ms[i] += detect_ms;
             let line = FrameResult {
@@ -362,6 +452,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 arrived_unix_ms: frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis()),
                 width: frame.width,
                 height: frame.height,
+                region: look,
                 detect_ms,
                 faces: &faces,
             };
@@ -382,8 +473,20 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
         s.reconnects = cam.stats().reconnects.load(Ordering::Relaxed);
         s.frames_overwritten = cam.frames().overwritten_count();
         s.mean_detect_ms = if s.frames_analysed > 0 { total / s.frames_analysed as f64 } else { 0.0 };
+        s.mean_region_share = if s.frames_analysed > 0 { s.mean_region_share / s.frames_analysed as f64 } else { 0.0 };
         cam.stop();
     }
     let decisions = recogniser.map(|r| r.decisions).unwrap_or_default();
     Ok(Summary { cameras: summary, decisions })
+}
+
+/// Moves faces found in the crop `r` back into frame pixels.
+fn shift_faces(faces: &mut [FaceDetection], r: PixelRect) {
+    let (dx, dy) = (r.x as f32, r.y as f32);
+    for f in faces {
+        f.bbox = f.bbox.translate(dx, dy);
+        for p in &mut f.landmarks {
+            *p = p.translate(dx, dy);
+        }
+    }
 }

@@ -15,6 +15,7 @@ use menwei_core::geom::BoxXyxy;
 use menwei_core::image::RgbView;
 use menwei_core::matcher::{Decision, TemplateMatrix};
 use menwei_core::plate::{PlateMatch, match_plate};
+use menwei_core::profile::{self, Stage};
 use menwei_core::rules::{VehicleEntry, decide_resident, decide_vehicle};
 use menwei_core::track::{Retrigger, TrackId, Tracker, vote_plate};
 use menwei_vision::embed::{Embedding, FaceEmbedder};
@@ -179,7 +180,9 @@ impl Recogniser {
         now_ms: i64,
     ) -> anyhow::Result<()> {
         let boxes: Vec<BoxXyxy> = faces.iter().map(|f| f.bbox).collect();
+        let tracking = profile::enter(Stage::Tracking);
         let update = self.cameras[i].faces.update(&boxes);
+        drop(tracking);
         for id in &update.ended {
             // A track that left undecided, with shots that match nobody, is a stranger's.
             if let Some(t) = self.cameras[i].face_tracks.remove(id)
@@ -210,6 +213,7 @@ impl Recogniser {
         let batch: Vec<FaceDetection> = to_embed.iter().map(|t| t.1.clone()).collect();
         let shots = self.embedder.embed(frame, &batch)?;
         for ((track, _, weight), shot) in to_embed.into_iter().zip(shots) {
+            let matching = profile::enter(Stage::Matching);
             let single = self.known.templates.decide(
                 &shot.embedding.0[..],
                 self.matching.face_threshold,
@@ -231,6 +235,7 @@ impl Recogniser {
             let decision = fused.map(|f| {
                 self.known.templates.decide(&f.0[..], self.matching.face_threshold, self.matching.face_margin)
             });
+            drop(matching);
             let verdict = match (two, decision) {
                 (Some(owner), Some(Decision::Match { owner: o2, score, margin })) if owner == o2 => {
                     Some((owner, score, margin))
@@ -275,7 +280,10 @@ impl Recogniser {
     }
 
     fn stranger(&mut self, frame: RgbView<'_>, cam: &Camera, fused: &Embedding, now_ms: i64) {
-        if let Some(r) = self.strangers.sighting(&fused.0[..], now_ms) {
+        let matching = profile::enter(Stage::Matching);
+        let sighting = self.strangers.sighting(&fused.0[..], now_ms);
+        drop(matching);
+        if let Some(r) = sighting {
             self.emit(
                 frame,
                 cam,
@@ -289,9 +297,30 @@ impl Recogniser {
     }
 
     /// Plates in one analysed frame of camera `i`.
-    pub fn plates(&mut self, i: usize, cam: &Camera, frame: RgbView<'_>, now_ms: i64) -> anyhow::Result<()> {
+    ///
+    /// Plates are looked for within `region` (frame pixels) only; `None`: nowhere this frame.
+    pub fn plates(
+        &mut self,
+        i: usize,
+        cam: &Camera,
+        frame: RgbView<'_>,
+        region: Option<menwei_core::geom::PixelRect>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
         let Some(lpr) = self.lpr.as_mut() else { return Ok(()) };
-        let results = lpr.recognise(frame)?;
+        let mut results = match region.and_then(|r| frame.crop(r).map(|v| (r, v))) {
+            Some((_, crop)) => lpr.recognise(crop)?,
+            None => Vec::new(),
+        };
+        if let Some(r) = region {
+            let (dx, dy) = (r.x as f32, r.y as f32);
+            for res in &mut results {
+                res.detection.bbox = res.detection.bbox.translate(dx, dy);
+                for c in &mut res.detection.corners {
+                    *c = c.translate(dx, dy);
+                }
+            }
+        }
         let (fw, fh) = (frame.width(), frame.height());
         let reads: Vec<_> = results
             .iter()
@@ -302,7 +331,9 @@ impl Recogniser {
             })
             .collect();
         let boxes: Vec<BoxXyxy> = reads.iter().map(|r| r.0).collect();
+        let tracking = profile::enter(Stage::Tracking);
         let update = self.cameras[i].plates.update(&boxes);
+        drop(tracking);
         for id in &update.ended {
             self.cameras[i].plate_tracks.remove(id);
         }
@@ -317,7 +348,10 @@ impl Recogniser {
                 name_of(&read.color),
                 name_of(&read.layout),
             ));
-            let (text, shares) = match vote_plate(t.reads.iter().map(|r| (r.0.as_str(), r.1.as_slice()))) {
+            let tracking = profile::enter(Stage::Tracking);
+            let voted = vote_plate(t.reads.iter().map(|r| (r.0.as_str(), r.1.as_slice())));
+            drop(tracking);
+            let (text, shares) = match voted {
                 Some(v) => v,
                 None => continue,
             };
@@ -328,11 +362,13 @@ impl Recogniser {
             t.decided = true;
             let (color, layout) =
                 t.reads.iter().rev().find(|r| r.0 == text).map(|r| (r.2.clone(), r.3.clone())).unwrap_or_default();
+            let matching = profile::enter(Stage::Matching);
             let m = match_plate(
                 &text,
                 self.known.vehicles.iter().map(|v| v.plate.as_str()),
                 self.matching.plate_max_distance,
             );
+            drop(matching);
             let (entry, match_kind, distance) = match &m {
                 PlateMatch::Exact(p) => (self.known.vehicles.iter().find(|v| &v.plate == p), Some("exact"), 0.0),
                 PlateMatch::Fuzzy { plate, distance } => {

@@ -95,6 +95,9 @@ pub struct RelayStats {
     /// request or an ack that stalled).
     pub republished: AtomicU64,
     pub acked_seq: AtomicU64,
+    /// CPU nanoseconds per published event (reading it from the outbox and handing it to the
+    /// MQTT client), kept only while per-stage accounting is on (the benchmark harness).
+    pub publish_samples_ns: std::sync::Mutex<Vec<u64>>,
 }
 
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
@@ -263,6 +266,8 @@ pub async fn run(
         }
         if connected {
             // Publish in order while the window allows; stop at a full request queue.
+            let span = menwei_core::profile::enter(menwei_core::profile::Stage::Publish);
+            let before = published;
             while published - acked < cfg.window {
                 let room = (cfg.window - (published - acked)).min(64) as usize;
                 let batch = match lock().pending(published, room) {
@@ -290,6 +295,15 @@ pub async fn run(
                 }
                 if full {
                     break;
+                }
+            }
+            drop(span);
+            if menwei_core::profile::enabled() {
+                let ns = menwei_core::profile::take()[menwei_core::profile::Stage::Publish as usize];
+                let n = published.saturating_sub(before);
+                if let Some(each) = ns.checked_div(n) {
+                    let mut s = stats.publish_samples_ns.lock().unwrap_or_else(|e| e.into_inner());
+                    s.extend(std::iter::repeat_n(each, n as usize));
                 }
             }
         }

@@ -104,13 +104,18 @@ impl FaceEmbedder {
             let n = chunk.len();
             self.tensor.resize(n * 3 * PLANE, 0.0);
             let mut qualities = Vec::with_capacity(n);
+            let pre = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
             for (i, face) in chunk.iter().enumerate() {
                 warp_face(frame, &face.landmarks, SIZE, &NORM, &mut self.tensor[i * 3 * PLANE..(i + 1) * 3 * PLANE]);
                 qualities.push(FaceQuality::new(face, self.sharpness(i)));
             }
+            drop(pre);
             let input = TensorRef::from_array_view(([n, 3, SIZE as usize, SIZE as usize], self.tensor.as_slice()))
                 .map_err(|e| VisionError::run("face embedding", e))?;
-            let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("face embedding", e))?;
+            let outputs = {
+                let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Embedder);
+                self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("face embedding", e))?
+            };
             let (shape, data) =
                 outputs[0].try_extract_tensor::<f32>().map_err(|e| VisionError::run("face embedding", e))?;
             if shape.len() != 2 || shape[0] as usize != n || shape[1] as usize != EMBEDDING_DIMS {

@@ -85,10 +85,16 @@ impl ScrfdDetector {
     /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
         let (w, h) = self.input_size(frame.width(), frame.height());
-        let lb = self.resizer.letterbox(frame, w, h, &NORM, &mut self.tensor);
+        let lb = {
+            let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
+            self.resizer.letterbox(frame, w, h, &NORM, &mut self.tensor)
+        };
         let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], self.tensor.as_slice()))
             .map_err(|e| VisionError::run("scrfd", e))?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("scrfd", e))?;
+        let outputs = {
+            let _s = menwei_core::profile::enter(menwei_core::profile::Stage::FaceDetector);
+            self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("scrfd", e))?
+        };
         self.candidates.clear();
         for (k, stride) in STRIDES.into_iter().enumerate() {
             let get = |names: [&str; 3]| -> Result<&[f32], VisionError> {
@@ -186,10 +192,16 @@ impl CenterFaceDetector {
     /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
         let (w, h) = fit_input(frame.width(), frame.height(), self.cfg.input_w, self.cfg.input_h);
-        let lb = self.resizer.letterbox(frame, w, h, &CENTERFACE_NORM, &mut self.tensor);
+        let lb = {
+            let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
+            self.resizer.letterbox(frame, w, h, &CENTERFACE_NORM, &mut self.tensor)
+        };
         let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], self.tensor.as_slice()))
             .map_err(|e| VisionError::run("centerface", e))?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("centerface", e))?;
+        let outputs = {
+            let _s = menwei_core::profile::enter(menwei_core::profile::Stage::FaceDetector);
+            self.session.run(ort::inputs![input]).map_err(|e| VisionError::run("centerface", e))?
+        };
         let get = |i: usize| -> Result<&[f32], VisionError> {
             outputs[i].try_extract_tensor::<f32>().map(|(_, d)| d).map_err(|e| VisionError::run("centerface", e))
         };

@@ -171,6 +171,7 @@ impl Lpr {
         let mut warped = std::mem::take(&mut self.warped);
         let mut double = std::mem::take(&mut self.double);
         let result = (|| {
+            let pre = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
             if warp_quad(frame, corners, SINGLE.0, SINGLE.1, &mut warped).is_err() {
                 return Ok(PlateOutcome::Rejected { raw: String::new(), reason: "degenerate corners".into() });
             }
@@ -198,6 +199,7 @@ impl Lpr {
                     views.push(RgbView::packed(DOUBLE.0, DOUBLE.1, buf).expect("warp output"));
                 }
             }
+            drop(pre);
             self.read_views(single, &views)
         })();
         self.warped = warped;

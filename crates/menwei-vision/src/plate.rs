@@ -157,14 +157,20 @@ impl PlateDetector {
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<PlateDetection>, VisionError> {
         const MODEL: &str = "clp_det";
         let (w, h) = self.input_size(frame.width(), frame.height());
-        let lb = self.resizer.letterbox(frame, w, h, &DET_NORM, &mut self.tensor);
+        let lb = {
+            let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
+            self.resizer.letterbox(frame, w, h, &DET_NORM, &mut self.tensor)
+        };
         if self.priors_for != (w, h) {
             priors(w, h, &mut self.priors);
             self.priors_for = (w, h);
         }
         let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], self.tensor.as_slice()))
             .map_err(|e| VisionError::run(MODEL, e))?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run(MODEL, e))?;
+        let outputs = {
+            let _s = menwei_core::profile::enter(menwei_core::profile::Stage::PlateDetector);
+            self.session.run(ort::inputs![input]).map_err(|e| VisionError::run(MODEL, e))?
+        };
         let get = |name: &str| -> Result<&[f32], VisionError> {
             let v = outputs
                 .get(name)
@@ -474,6 +480,7 @@ impl PlateReader {
     pub fn infer(&mut self, crop: RgbView<'_>) -> Result<(), VisionError> {
         let model = self.name;
         let (w, rec_h) = (self.cfg.input_w, self.cfg.input_h);
+        let pre = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
         // As PaddleOCR: a crop wider than the input (over 10:1 at 320x32) is squeezed to fit,
         // not shrunk in height.
         let content_w = if u64::from(crop.width()) * u64::from(rec_h) >= u64::from(w) * u64::from(crop.height()) {
@@ -489,9 +496,18 @@ impl PlateReader {
                 row[content_w as usize..].fill(0.0);
             }
         }
+        drop(pre);
         let input = TensorRef::from_array_view(([1usize, 3, rec_h as usize, w as usize], self.tensor.as_slice()))
             .map_err(|e| VisionError::run(model, e))?;
-        let outputs = self.session.run(ort::inputs![input]).map_err(|e| VisionError::run(model, e))?;
+        let stage = if model == "clp_rec" {
+            menwei_core::profile::Stage::PlateReader1
+        } else {
+            menwei_core::profile::Stage::PlateReader2
+        };
+        let outputs = {
+            let _s = menwei_core::profile::enter(stage);
+            self.session.run(ort::inputs![input]).map_err(|e| VisionError::run(model, e))?
+        };
         let (shape, probs) = outputs[0].try_extract_tensor::<f32>().map_err(|e| VisionError::run(model, e))?;
         let classes = shape.last().copied().unwrap_or(0) as usize;
         if shape.len() != 3 || classes != self.chars.len() + 1 {
