@@ -3,7 +3,10 @@
 //! Each analysed frame is reduced to a 32x18 grid of mean luminance (576 samples of a few
 //! pixels each); a cell moves when it differs from a slowly adapting background by more than
 //! `cell_delta` levels. A frame has motion when at least `min_cells` cells move. Lighting drift
-//! is absorbed by the background; a static scene costs only the grid.
+//! is absorbed by the background; a static scene costs only the grid. Something that arrives
+//! and then stays still (a parked car, a person waiting, a new poster) is motion for
+//! `settle_frames` observations, and is then taken into the background at once rather than
+//! fading in over many seconds.
 //!
 //! Motion also says *where* to look: the moving cells' bounding box, grown by a margin of
 //! `margin_cells` cells on every side (a face whose body moves is looked at whole, and a box
@@ -29,11 +32,14 @@ pub struct MotionConfig {
     pub margin_cells: usize,
     /// When the region to look at would cover this share of the frame or more, look at all of it.
     pub whole_frame_share: f32,
+    /// A cell that differs from the background but has held its value (within half of
+    /// `cell_delta`) for this many observations becomes background.
+    pub settle_frames: u16,
 }
 
 impl Default for MotionConfig {
     fn default() -> Self {
-        Self { cell_delta: 12.0, min_cells: 3, learn: 0.05, margin_cells: 2, whole_frame_share: 0.6 }
+        Self { cell_delta: 12.0, min_cells: 3, learn: 0.05, margin_cells: 2, whole_frame_share: 0.6, settle_frames: 10 }
     }
 }
 
@@ -52,11 +58,14 @@ pub struct Motion {
 pub struct MotionDetector {
     cfg: MotionConfig,
     background: Option<[f32; GW * GH]>,
+    previous: [f32; GW * GH],
+    /// Per cell: consecutive observations it held its value.
+    held: [u16; GW * GH],
 }
 
 impl MotionDetector {
     pub fn new(cfg: MotionConfig) -> Self {
-        Self { cfg, background: None }
+        Self { cfg, background: None, previous: [0.0; GW * GH], held: [0; GW * GH] }
     }
 
     /// Compares `frame` with the background and learns it; `None` when nothing moved (and on
@@ -78,10 +87,16 @@ impl MotionDetector {
         }
         let Some(bg) = self.background.as_mut() else {
             self.background = Some(grid);
+            self.previous = grid;
             return None;
         };
         let (mut cells, mut x1, mut y1, mut x2, mut y2) = (0, GW, GH, 0, 0);
         for (i, (b, v)) in bg.iter_mut().zip(grid.iter()).enumerate() {
+            let held = &mut self.held[i];
+            *held = if (v - self.previous[i]).abs() < self.cfg.cell_delta / 2.0 { held.saturating_add(1) } else { 0 };
+            if *held >= self.cfg.settle_frames {
+                *b = *v;
+            }
             if (v - *b).abs() >= self.cfg.cell_delta {
                 cells += 1;
                 let (gx, gy) = (i % GW, i / GW);
@@ -92,6 +107,7 @@ impl MotionDetector {
             }
             *b += (v - *b) * self.cfg.learn;
         }
+        self.previous = grid;
         if cells < self.cfg.min_cells {
             return None;
         }
@@ -151,6 +167,19 @@ mod tests {
         assert!(l.as_box().x1 <= r.x1 - 20.0 && l.as_box().y2 >= r.y2 + 20.0 - 1.0, "{l:?} around {r:?}");
         assert!(l.x + l.width <= 320 && l.y + l.height <= 180);
         assert!(l.area() * 4 < 320 * 180, "a small mover gives a small region: {l:?}");
+    }
+
+    #[test]
+    fn something_that_arrives_and_stays_is_motion_until_it_settles() {
+        let cfg = MotionConfig::default();
+        let mut m = MotionDetector::new(cfg);
+        m.observe(view(&frame(None, 60)));
+        let parked = frame(Some((100, 60)), 60);
+        let moving = (0..30).take_while(|_| m.observe(view(&parked)).is_some()).count();
+        assert_eq!(moving, usize::from(cfg.settle_frames), "motion while it settles, then background");
+        assert_eq!(m.observe(view(&parked)), None);
+        // When it leaves, that is motion again.
+        assert!(m.observe(view(&frame(None, 60))).is_some());
     }
 
     #[test]
