@@ -367,7 +367,7 @@
         try { data = JSON.parse(text); } catch (e) { data = null; }
       }
       if (!res.ok) {
-        const err = new ApiError(res.status, data && typeof data === 'object' ? data : { error: text.slice(0, 300) || res.statusText });
+        const err = new ApiError(res.status, data && typeof data === 'object' ? data : { error: res.statusText || '' });
         if (res.status === 401 && !opts.noRedirect) loggedOut();
         throw err;
       }
