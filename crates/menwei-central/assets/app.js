@@ -319,15 +319,16 @@
     }
   }
 
-  /** One line for the user: what kind of failure, then the server's own message. */
-  function describe(err) {
+  /** One line for the user: what kind of failure, then the server's own message; the field
+   *  errors too, unless `noFields` (a form that shows them next to its inputs). */
+  function describe(err, noFields) {
     if (!(err instanceof ApiError)) return String(err && err.message ? err.message : err);
     if (err.status === 0) return t('err.network');
     const head = ['400', '401', '403', '404', '429'].includes(String(err.status))
       ? t('err.' + err.status)
       : err.status >= 500 ? t('err.500') : t('err.other', { status: err.status });
     let msg = err.message ? `${head}: ${err.message}` : head;
-    const fields = Object.entries(err.fields || {});
+    const fields = noFields ? [] : Object.entries(err.fields || {});
     if (fields.length) msg += '\n' + t('err.fields') + ' ' + fields.map(([k, v]) => `${word('field', k) || k}: ${v}`).join('; ');
     return msg;
   }
@@ -528,8 +529,8 @@
         submit.textContent = t('login.submit');
         if (e instanceof ApiError && e.status === 401) err.textContent = t('login.bad');
         else {
-          showFieldErrors(form, e.fields);
-          err.textContent = describe(e);
+          const rest = showFieldErrors(form, e.fields);
+          err.textContent = describe(e, true) + (rest.length ? `\n${t('err.fields')} ${rest.join('; ')}` : '');
         }
       }
     });
@@ -552,7 +553,7 @@
       const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
       if (input) input.classList.add('invalid');
       if (slot) slot.textContent = msg;
-      else rest.push(`${name}: ${msg}`);
+      else rest.push(`${word('field', name)}: ${msg}`);
     }
     return rest;
   }
@@ -573,9 +574,9 @@
     try {
       await send();
     } catch (e) {
-      showFieldErrors(form, e.fields);
+      const rest = showFieldErrors(form, e.fields);
       outcome.className = 'form-error';
-      outcome.textContent = describe(e);
+      outcome.textContent = describe(e, true) + (rest.length ? `\n${t('err.fields')} ${rest.join('; ')}` : '');
     } finally {
       if (btn) btn.disabled = false;
     }
