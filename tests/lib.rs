@@ -80,3 +80,100 @@ impl Mosquitto {
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
 }
+
+/// A throwaway PostgreSQL server on 127.0.0.1:`port`, its data in its own temporary directory.
+/// Run as root (CI), the server runs as the `postgres` user that Debian's package creates,
+/// because PostgreSQL refuses to run as root; otherwise as the current user.
+#[derive(Debug)]
+pub struct Postgres {
+    child: Child,
+    pub port: u16,
+    /// `postgres://postgres@127.0.0.1:PORT/postgres` (trust authentication on loopback).
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).filter(|p| p.join(name).is_file()).collect())
+        .unwrap_or_default();
+    dirs.sort();
+    dirs.pop()
+        .map(|d| d.join(name))
+        .unwrap_or_else(|| panic!("PostgreSQL ({name}) is not installed: run scripts/setup"))
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// `bin args...`, as the `postgres` user when we are root.
+fn pg_command(bin: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=postgres", "--regid=postgres", "--init-groups", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+impl Postgres {
+    pub fn start() -> Postgres {
+        let dir = tempfile::Builder::new().prefix("menwei-pg-").tempdir().unwrap();
+        let data = dir.path().join("data");
+        if is_root() {
+            let ok = Command::new("chown").arg("postgres:postgres").arg(dir.path()).status().unwrap().success();
+            assert!(ok, "chown postgres {}", dir.path().display());
+        }
+        let out = pg_command(&pg_bin("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let port = free_port();
+        let child = pg_command(&pg_bin("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+            .arg(&data)
+            // Durability is not under test here; speed is welcome on two cores.
+            .args(["-F", "-c", "synchronous_commit=off", "-c", "max_connections=50"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t = Instant::now();
+        loop {
+            let ready = Command::new(pg_bin("pg_isready"))
+                .args(["-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "PostgreSQL did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        Postgres { child, port, url, _dir: dir }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT is PostgreSQL's fast shutdown: clients are disconnected.
+        let _ = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).stderr(Stdio::null()).status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

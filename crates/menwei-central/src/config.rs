@@ -21,6 +21,26 @@ pub mod raw {
         pub database: Database,
         #[serde(default)]
         pub broker: Broker,
+        #[serde(default)]
+        pub orders: Orders,
+        #[serde(default)]
+        pub auth: Auth,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Orders {
+        pub due_minutes: Option<i64>,
+        pub webhooks: Option<Vec<String>>,
+        pub webhook_max_attempts: Option<i64>,
+        pub webhook_first_retry_secs: Option<f64>,
+    }
+
+    #[derive(Debug, Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Auth {
+        pub login_burst: Option<u32>,
+        pub login_refill_secs: Option<f64>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -71,6 +91,10 @@ pub struct CentralConfig {
     pub broker_url: String,
     pub client_id: String,
     pub share_group: String,
+    pub orders: crate::orders::OrderPolicy,
+    pub webhook: crate::webhook::WebhookConfig,
+    pub login_burst: u32,
+    pub login_refill_secs: f64,
 }
 
 pub use menwei_core::config::{ConfigErrors, Issue, LogFormat};
@@ -130,6 +154,51 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
     if !safe_id(&share_group) {
         add("broker.share_group", format!("`{share_group}` may use only A-Z, a-z, 0-9, `-` and `_` (1 to 64)"));
     }
+    let due_minutes = raw.orders.due_minutes.unwrap_or(120);
+    if !(1..=7 * 24 * 60).contains(&due_minutes) {
+        add("orders.due_minutes", format!("{due_minutes} is not 1 to 10080 (a week)"));
+    }
+    let mut webhooks = Vec::new();
+    for (i, w) in raw.orders.webhooks.unwrap_or_default().into_iter().enumerate() {
+        match expand_env(&w) {
+            Ok(u) if u.starts_with("http://") || u.starts_with("https://") => webhooks.push(u),
+            // Never echo the URL: it may carry a token.
+            Ok(_) => add(&format!("orders.webhooks[{i}]"), "must start with http:// or https://".into()),
+            Err(e) => add(&format!("orders.webhooks[{i}]"), e),
+        }
+    }
+    let max_attempts = raw.orders.webhook_max_attempts.unwrap_or(10);
+    if !(1..=100).contains(&max_attempts) {
+        add("orders.webhook_max_attempts", format!("{max_attempts} is not 1 to 100"));
+    }
+    let first_retry = raw.orders.webhook_first_retry_secs.unwrap_or(5.0);
+    if !(0.1..=600.0).contains(&first_retry) {
+        add("orders.webhook_first_retry_secs", format!("{first_retry} is not 0.1 to 600"));
+    }
+    let login_burst = raw.auth.login_burst.unwrap_or(5);
+    if login_burst == 0 {
+        add("auth.login_burst", "must be at least 1".into());
+    }
+    let login_refill_secs = raw.auth.login_refill_secs.unwrap_or(60.0);
+    if !(0.01..=86_400.0).contains(&login_refill_secs) {
+        add("auth.login_refill_secs", format!("{login_refill_secs} is not 0.01 to 86400"));
+    }
     issues.finish(path)?;
-    Ok(CentralConfig { log_format, log_filter, listen, database, broker_url, client_id, share_group })
+    Ok(CentralConfig {
+        log_format,
+        log_filter,
+        listen,
+        database,
+        broker_url,
+        client_id,
+        share_group,
+        orders: crate::orders::OrderPolicy { due_ms: due_minutes * 60_000, webhooks },
+        webhook: crate::webhook::WebhookConfig {
+            max_attempts,
+            timeout: std::time::Duration::from_secs(10),
+            first_retry_ms: (first_retry * 1000.0) as i64,
+        },
+        login_burst,
+        login_refill_secs,
+    })
 }

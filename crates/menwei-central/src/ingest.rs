@@ -11,10 +11,14 @@
 //!   edge republished because it had not seen our ack), the cumulative ack
 //!   `{"upto_seq": N}` goes to `menwei/v1/<compound>/ack`.
 //! - A gap that lasts `resend_after` asks the edge to resend from the first missing sequence.
+//! - Register distribution: every second, the batches an online edge lacks (see
+//!   [`crate::register::pending`]) are published to its `sync` topic, in order; again after
+//!   `resend_after` if the edge has not reported them applied. `sync/applied` and heartbeats
+//!   move the applied version and confirm erasures.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use menwei_core::event::{Ack, Resend, TOPIC_ROOT, Topics};
@@ -24,7 +28,8 @@ use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::store::Store;
+use crate::db::Db;
+use crate::orders::OrderPolicy;
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -33,6 +38,7 @@ pub struct IngestConfig {
     pub client_id: String,
     pub share_group: String,
     pub resend_after: Duration,
+    pub orders: OrderPolicy,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +48,8 @@ pub struct IngestStats {
     pub rejected: AtomicU64,
     pub acks: AtomicU64,
     pub resends: AtomicU64,
+    pub sync_batches: AtomicU64,
+    pub connected: std::sync::atomic::AtomicBool,
 }
 
 /// `menwei/v1/<compound>/<rest>` -> (compound, rest).
@@ -56,7 +64,7 @@ fn now_ms() -> i64 {
 
 pub async fn run(
     cfg: IngestConfig,
-    store: Arc<Mutex<Store>>,
+    db: Db,
     mut stop: watch::Receiver<bool>,
     stats: Arc<IngestStats>,
 ) -> anyhow::Result<()> {
@@ -84,9 +92,12 @@ pub async fn run(
             }
         }
     });
-    let lock = || store.lock().unwrap_or_else(|e| e.into_inner());
     let mut gaps: HashMap<String, Instant> = HashMap::new();
+    // Per compound: the newest version published and when.
+    let mut pushed: HashMap<String, (u64, Instant)> = HashMap::new();
+    let policy = Arc::new(cfg.orders.clone());
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut sync_tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
             Some(ev) = events.recv() => match ev {
@@ -97,13 +108,16 @@ pub async fn run(
                         let _ = client.try_subscribe(shared, QoS::AtLeastOnce);
                         let _ = client.try_subscribe(format!("{TOPIC_ROOT}/+/status"), QoS::AtLeastOnce);
                         let _ = client.try_subscribe(format!("{TOPIC_ROOT}/+/heartbeat"), QoS::AtLeastOnce);
+                        let _ = client.try_subscribe(format!("{TOPIC_ROOT}/+/sync/applied"), QoS::AtLeastOnce);
                     }
+                    stats.connected.store(true, Ordering::Relaxed);
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let topic = String::from_utf8_lossy(&p.topic).into_owned();
                     match split(&topic) {
                         Some((compound, rest)) if rest.starts_with("events/") => {
-                            let stored = lock().ingest(compound, &p.payload, now_ms());
+                            let (c, body, pol) = (compound.to_owned(), p.payload.clone(), policy.clone());
+                            let stored = db.call(move |t| crate::store::ingest(t, &c, &body, now_ms(), &pol)).await;
                             match stored {
                                 Ok(s) => {
                                     let counter = if s.new { &stats.stored } else { &stats.duplicates };
@@ -133,15 +147,33 @@ pub async fn run(
                         }
                         Some((compound, "status")) => {
                             let s = String::from_utf8_lossy(&p.payload).into_owned();
-                            if let Err(e) = lock().edge_seen(compound, Some(&s), None, now_ms()) {
+                            if s == "online" {
+                                // A returning edge gets what it lacks at the next tick.
+                                pushed.remove(compound);
+                            }
+                            let c = compound.to_owned();
+                            if let Err(e) = db.call(move |t| crate::store::edge_seen(t, &c, Some(&s), None, now_ms())).await {
                                 warn!("{e}");
                             }
                             let _ = client.try_ack(&p);
                         }
                         Some((compound, "heartbeat")) => {
                             let h = String::from_utf8_lossy(&p.payload).into_owned();
-                            if let Err(e) = lock().edge_seen(compound, None, Some(&h), now_ms()) {
+                            let c = compound.to_owned();
+                            if let Err(e) = db.call(move |t| crate::store::edge_seen(t, &c, None, Some(&h), now_ms())).await {
                                 warn!("{e}");
+                            }
+                            let _ = client.try_ack(&p);
+                        }
+                        Some((compound, "sync/applied")) => {
+                            match serde_json::from_slice::<menwei_core::event::SyncApplied>(&p.payload) {
+                                Ok(a) => {
+                                    let c = compound.to_owned();
+                                    if let Err(e) = db.call(move |t| crate::register::applied(t, &c, a.version, now_ms())).await {
+                                        warn!("{e}");
+                                    }
+                                }
+                                Err(e) => warn!(%compound, "a sync/applied that is not {{\"version\": N}}: {e}"),
                             }
                             let _ = client.try_ack(&p);
                         }
@@ -151,8 +183,35 @@ pub async fn run(
                     }
                 }
                 Ok(_) => {}
-                Err(e) => warn!("broker: {e}"),
+                Err(e) => {
+                    stats.connected.store(false, Ordering::Relaxed);
+                    warn!("broker: {e}");
+                }
             },
+            _ = sync_tick.tick() => {
+                match db.call(crate::register::pending).await {
+                    Ok(list) => {
+                        for (compound, applied, bodies) in list {
+                            let latest = applied + bodies.len() as u64;
+                            let due = pushed.get(&compound).is_none_or(|(v, at)| *v < latest || at.elapsed() >= cfg.resend_after);
+                            if !due {
+                                continue;
+                            }
+                            info!(%compound, from = applied + 1, to = latest, "distributing register updates");
+                            let topic = Topics::new(&compound).sync();
+                            let mut sent = true;
+                            for body in bodies {
+                                sent &= client.try_publish(topic.clone(), QoS::AtLeastOnce, false, body).is_ok();
+                                stats.sync_batches.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if sent {
+                                pushed.insert(compound, (latest, Instant::now()));
+                            }
+                        }
+                    }
+                    Err(e) => warn!("register distribution: {e}"),
+                }
+            }
             _ = tick.tick() => {
                 let due: Vec<String> = gaps
                     .iter()
@@ -160,7 +219,8 @@ pub async fn run(
                     .map(|(c, _)| c.clone())
                     .collect();
                 for compound in due {
-                    let from = match lock().contiguous(&compound) {
+                    let c = compound.clone();
+                    let from = match db.call(move |t| crate::store::contiguous(t, &c)).await {
                         Ok(c) => c + 1,
                         Err(e) => {
                             warn!("{e}");

@@ -1,11 +1,29 @@
 //! The district governance service: ingest, register, work orders and dashboard.
 //!
-//! So far: its configuration (`check-config`) and the ingestion of every compound's events
-//! (`run`): a shared MQTT v5 subscription, exactly-once storage per `(compound, seq)`, the
-//! cumulative ack after the commit, resend requests on gaps, and each edge's status. The
-//! register, work orders, API and dashboard are still to come. The config is validated the same way as the edge's: raw structs that
-//! deny unknown keys, then typed settings with every problem reported by key path.
+//! Shaped around one database API over SQLite and PostgreSQL ([`db`]): every piece of the
+//! service is a function of a transaction, so the effects of an event (its work order, its
+//! webhook) commit with it, a register change commits with the sync batch that carries it to
+//! the edges, and an API call commits with its audit record.
+//!
+//! - [`ingest`]: the MQTT side (shared subscription, acks after commit, resend on gaps, edge
+//!   status, register distribution).
+//! - [`store`], [`orders`], [`register`], [`auth`], [`views`]: the transactions.
+//! - [`api`]: axum routes for the REST API, the event stream and the embedded [`dashboard`].
+//! - [`webhook`]: delivery of work-order notifications with retries.
+//!
+//! The config is validated the same way as the edge's: raw structs that deny unknown keys, then
+//! typed settings with every problem reported by key path.
 
+pub mod api;
+pub mod auth;
 pub mod config;
+pub mod dashboard;
+pub mod db;
 pub mod ingest;
+pub mod openapi;
+pub mod orders;
+pub mod register;
+pub mod schema;
 pub mod store;
+pub mod views;
+pub mod webhook;

@@ -1,9 +1,14 @@
 //! `menwei-central`: the command line of the governance service.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use menwei_central::config::{CentralConfig, DatabaseUrl};
+use menwei_central::db::Db;
 
 #[derive(Debug, Parser)]
 #[command(name = "menwei-central", version, about = "menwei's district governance service")]
@@ -16,17 +21,56 @@ struct Cli {
 enum Command {
     /// Validates a config file and lists every problem with its key path.
     CheckConfig { file: PathBuf },
-    /// Runs the service: ingests every compound's events (the register, work orders, API and
-    /// dashboard are still to come).
+    /// Runs the service: ingest, register distribution, work orders, webhooks, the REST API and
+    /// the dashboard.
     Run {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Loads a district structure file (districts, communities, grids and staff, compounds with
+    /// gates and buildings); idempotent.
+    Structure {
+        #[arg(long, short)]
+        config: PathBuf,
+        file: PathBuf,
+    },
+    /// Manages users.
+    User {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[command(subcommand)]
+        action: UserAction,
+    },
 }
 
-fn run(path: &std::path::Path) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let cfg = menwei_central::config::load(path)?;
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Creates or replaces a user; the password is read from standard input.
+    Add {
+        username: String,
+        /// admin, property, grid or readonly.
+        #[arg(long)]
+        role: String,
+        /// A grid (name or id) the user serves; repeat for several. Required for grid staff.
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+        /// The property company, for property operators.
+        #[arg(long)]
+        company: Option<String>,
+        /// Read the password from standard input (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn open_db(cfg: &CentralConfig) -> anyhow::Result<Db> {
+    Ok(match &cfg.database {
+        DatabaseUrl::Sqlite(p) => Db::open_sqlite(p).with_context(|| format!("database {}", p.display()))?,
+        DatabaseUrl::Postgres(url) => Db::open_postgres(url).context("database (PostgreSQL)")?,
+    })
+}
+
+fn init_logs(cfg: &CentralConfig) {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| cfg.log_filter.clone());
     let sub = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
@@ -35,63 +79,135 @@ fn run(path: &std::path::Path) -> anyhow::Result<()> {
         menwei_central::config::LogFormat::Json => sub.json().init(),
         menwei_central::config::LogFormat::Human => sub.init(),
     }
-    let store = match &cfg.database {
-        menwei_central::config::DatabaseUrl::Sqlite(p) => menwei_central::store::Store::open_sqlite(p)?,
-        menwei_central::config::DatabaseUrl::Postgres(_) => {
-            anyhow::bail!("PostgreSQL is not supported yet by this build: use database.url = \"sqlite://PATH\"")
-        }
-    };
-    let rest = cfg
-        .broker_url
-        .strip_prefix("mqtt://")
-        .context("broker.url: only mqtt://host:port is supported by this build")?;
-    let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+}
+
+fn broker(cfg: &CentralConfig) -> anyhow::Result<(String, u16)> {
+    let rest = cfg.broker_url.strip_prefix("mqtt://").context(
+        "broker.url: only mqtt://host:port is supported by central (put TLS in front with the broker's listener)",
+    )?;
+    Ok(match rest.trim_end_matches('/').rsplit_once(':') {
         Some((h, p)) => (h.to_owned(), p.parse::<u16>().context("broker.url: bad port")?),
         None => (rest.to_owned(), 1883),
-    };
+    })
+}
+
+fn run(path: &Path) -> anyhow::Result<()> {
+    let cfg = menwei_central::config::load(path)?;
+    init_logs(&cfg);
+    let db = open_db(&cfg)?;
+    let (host, port) = broker(&cfg)?;
     let ingest = menwei_central::ingest::IngestConfig {
         host,
         port,
         client_id: cfg.client_id.clone(),
         share_group: cfg.share_group.clone(),
         resend_after: std::time::Duration::from_secs(10),
+        orders: cfg.orders.clone(),
     };
-    let store = std::sync::Arc::new(std::sync::Mutex::new(store));
-    let stats = std::sync::Arc::new(menwei_central::ingest::IngestStats::default());
+    let stats = Arc::new(menwei_central::ingest::IngestStats::default());
+    let app = Arc::new(menwei_central::api::App {
+        db: db.clone(),
+        policy: Arc::new(cfg.orders.clone()),
+        logins: menwei_central::auth::RateLimit::new(cfg.login_burst, cfg.login_refill_secs),
+        stats: stats.clone(),
+    });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(menwei_central::ingest::run(ingest, store, stop_rx, stats));
+        let listener =
+            tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("http.listen {}", cfg.listen))?;
+        tracing::info!(listen = %cfg.listen, "dashboard and API at http://{}/", cfg.listen);
+        let http = tokio::spawn(menwei_central::api::serve(listener, app, stop_rx.clone()));
+        let ingest = tokio::spawn(menwei_central::ingest::run(ingest, db.clone(), stop_rx.clone(), stats));
+        let hooks = tokio::spawn(menwei_central::webhook::run(db.clone(), cfg.webhook.clone(), stop_rx));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        tracing::info!("shutting down");
+        tracing::info!("shutting down (5 s grace)");
         stop_tx.send_replace(true);
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        let grace = std::time::Duration::from_secs(5);
+        let _ = tokio::time::timeout(grace, async {
+            let _ = ingest.await;
+            let _ = http.await;
+            let _ = hooks.await;
+        })
+        .await;
         Ok(())
     })
 }
 
+fn structure(config: &Path, file: &Path) -> anyhow::Result<()> {
+    let cfg = menwei_central::config::load(config)?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let parsed: menwei_central::register::structure::File =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let db = open_db(&cfg)?;
+    match db.tx(|t| menwei_central::register::structure::apply(t, &parsed)) {
+        Ok(()) => {
+            let n = |what: &str| db.with(|t| t.int(&format!("SELECT COUNT(*) FROM {what}"), &[])).unwrap_or(0);
+            println!(
+                "{}: loaded ({} districts, {} communities, {} grids, {} compounds, {} buildings, {} staff)",
+                file.display(),
+                n("districts"),
+                n("communities"),
+                n("grids"),
+                n("compounds"),
+                n("buildings"),
+                n("staff")
+            );
+            Ok(())
+        }
+        Err(menwei_central::register::Fail::Invalid(problems)) => {
+            let lines: Vec<String> = problems.iter().map(|(k, m)| format!("  {k}: {m}")).collect();
+            anyhow::bail!("{}: nothing loaded:\n{}", file.display(), lines.join("\n"))
+        }
+        Err(e) => anyhow::bail!("{}: {e:?}", file.display()),
+    }
+}
+
+fn user_add(config: &Path, username: &str, role: &str, grids: &[String], company: Option<&str>) -> anyhow::Result<()> {
+    let cfg = menwei_central::config::load(config)?;
+    let role = menwei_central::auth::Role::parse(role).context("--role must be admin, property, grid or readonly")?;
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    anyhow::ensure!(password.chars().count() >= 10, "the password needs 10 characters or more");
+    anyhow::ensure!(menwei_central::register::safe_ref(username), "the user name may use A-Z, a-z, 0-9, `-` and `_`");
+    let db = open_db(&cfg)?;
+    let id = db
+        .tx(|t| menwei_central::auth::add_user(t, username, password, role, grids, company))?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!("user {username} ({}) saved, id {id}", role.name());
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Run { config } => match run(&config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("menwei-central: error: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::CheckConfig { file } => match menwei_central::config::load(&file) {
-            Ok(cfg) => {
-                println!("{}: ok (listen {}, database {:?})", file.display(), cfg.listen, cfg.database);
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("{e}");
-                ExitCode::from(2)
-            }
-        },
+    let result = match Cli::parse().command {
+        Command::Run { config } => run(&config),
+        Command::CheckConfig { file } => {
+            return match menwei_central::config::load(&file) {
+                Ok(cfg) => {
+                    println!("{}: ok (listen {}, database {:?})", file.display(), cfg.listen, cfg.database);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Command::Structure { config, file } => structure(&config, &file),
+        Command::User { config, action: UserAction::Add { username, role, grids, company, password_stdin: _ } } => {
+            user_add(&config, &username, &role, &grids, company.as_deref())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("menwei-central: error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -8,19 +8,39 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use menwei_tests::{Mosquitto, free_port};
+use menwei_tests::{Mosquitto, Postgres, free_port};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 
-fn central(dir: &Path, db: &Path, port: u16, id: &str) -> Child {
+/// The database a test runs against: an SQLite file, or a PostgreSQL server the test started.
+enum Database {
+    Sqlite(PathBuf),
+    Postgres(Postgres),
+}
+
+impl Database {
+    fn new(engine: &str, dir: &Path) -> Database {
+        match engine {
+            "sqlite" => Database::Sqlite(dir.join("central.db")),
+            _ => Database::Postgres(Postgres::start()),
+        }
+    }
+    fn url(&self) -> String {
+        match self {
+            Database::Sqlite(p) => format!("sqlite://{}", p.display()),
+            Database::Postgres(pg) => pg.url.clone(),
+        }
+    }
+}
+
+fn central(dir: &Path, db: &str, port: u16, id: &str) -> Child {
     let cfg = dir.join(format!("{id}.toml"));
     std::fs::write(
         &cfg,
         format!(
-            "[database]\nurl = \"sqlite://{}\"\n[broker]\nurl = \"mqtt://127.0.0.1:{port}\"\nclient_id = \"{id}\"\n\
+            "[database]\nurl = \"{db}\"\n[broker]\nurl = \"mqtt://127.0.0.1:{port}\"\nclient_id = \"{id}\"\n\
              share_group = \"g\"\n[http]\nlisten = \"127.0.0.1:{}\"\n",
-            db.display(),
             free_port()
         ),
     )
@@ -100,17 +120,27 @@ fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-fn db_counts(db: &Path, compound: &str) -> (u64, u64, u64) {
-    let s = menwei_central::store::Store::open_sqlite(db).unwrap();
-    let (events, dups) = s.counts(compound).unwrap();
-    (events, dups, s.contiguous(compound).unwrap())
+fn db_counts(db: &str, compound: &str) -> (u64, u64, u64) {
+    let d = menwei_central::db::Db::open_url(db).unwrap();
+    let (events, dups) = menwei_central::store::counts(&d, compound).unwrap();
+    (events, dups, d.with(|t| menwei_central::store::contiguous(t, compound)).unwrap())
 }
 
 #[test]
-fn events_are_stored_once_acked_and_gaps_asked_for() {
+fn sqlite_events_are_stored_once_acked_and_gaps_asked_for() {
+    events_are_stored_once_acked_and_gaps_asked_for("sqlite");
+}
+
+#[test]
+fn postgres_events_are_stored_once_acked_and_gaps_asked_for() {
+    events_are_stored_once_acked_and_gaps_asked_for("postgres");
+}
+
+fn events_are_stored_once_acked_and_gaps_asked_for(engine: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mqtt = Mosquitto::start(dir.path(), free_port());
-    let db: PathBuf = dir.path().join("central.db");
+    let database = Database::new(engine, dir.path());
+    let db = database.url();
     let mut c = central(dir.path(), &db, mqtt.port, "central-1");
     let edge = Edge::connect(mqtt.port, "c-1");
     std::thread::sleep(Duration::from_secs(1));
@@ -128,16 +158,27 @@ fn events_are_stored_once_acked_and_gaps_asked_for() {
     let (events, dups, contiguous) = db_counts(&db, "c-1");
     eprintln!("stored {events}, duplicates {dups}, contiguous {contiguous}");
     assert_eq!((events, dups, contiguous), (4, 1, 4));
-    let s = menwei_central::store::Store::open_sqlite(&db).unwrap();
-    assert_eq!(s.edge_status("c-1").unwrap().as_deref(), Some("online"));
+    let d = menwei_central::db::Db::open_url(&db).unwrap();
+    let status = d.with(|t| t.one("SELECT status FROM edges WHERE compound = 'c-1'", &[])).unwrap();
+    assert_eq!(status.and_then(|r| r.opt_text(0)).as_deref(), Some("online"));
 }
 
 #[test]
-fn two_instances_share_the_subscription_and_store_each_event_once() {
+fn sqlite_two_instances_share_the_subscription_and_store_each_event_once() {
+    two_instances_share_the_subscription_and_store_each_event_once("sqlite");
+}
+
+#[test]
+fn postgres_two_instances_share_the_subscription_and_store_each_event_once() {
+    two_instances_share_the_subscription_and_store_each_event_once("postgres");
+}
+
+fn two_instances_share_the_subscription_and_store_each_event_once(engine: &str) {
     const N: u64 = 200;
     let dir = tempfile::tempdir().unwrap();
     let mqtt = Mosquitto::start(dir.path(), free_port());
-    let db: PathBuf = dir.path().join("central.db");
+    let database = Database::new(engine, dir.path());
+    let db = database.url();
     let mut a = central(dir.path(), &db, mqtt.port, "central-a");
     let mut b = central(dir.path(), &db, mqtt.port, "central-b");
     let edge = Edge::connect(mqtt.port, "c-2");
@@ -155,7 +196,7 @@ fn two_instances_share_the_subscription_and_store_each_event_once() {
         assert!(c.wait().unwrap().success());
     }
     let (events, dups, contiguous) = db_counts(&db, "c-2");
-    eprintln!("two instances: stored {events}, duplicates {dups}, contiguous {contiguous}");
+    eprintln!("{engine}, two instances: stored {events}, duplicates {dups}, contiguous {contiguous}");
     assert_eq!((events, contiguous), (N, N));
     let acks: HashSet<String> =
         edge.got.lock().unwrap().iter().filter(|(t, _)| t.ends_with("/ack")).map(|(_, p)| p.clone()).collect();
