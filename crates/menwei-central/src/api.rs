@@ -252,7 +252,8 @@ async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
     if !bad.is_empty() {
         return Err(ApiError::fields(&bad));
     }
-    if !app.logins.take(&[&format!("u:{}", input.username), &format!("ip:{}", peer.ip())]) {
+    let (user_key, ip_key) = (format!("u:{}", input.username), format!("ip:{}", peer.ip()));
+    if !app.logins.allowed(&[&user_key, &ip_key]) {
         let name = input.username.clone();
         app.db.call(move |t| auth::audit(t, now_ms(), &name, "login_limited", "session", None)).await?;
         return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many sign-in attempts: wait a minute"));
@@ -271,6 +272,9 @@ async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
             Ok::<_, DbError>(r)
         })
         .await?;
+    if !matches!(result, Login::Ok { .. }) {
+        app.logins.spend(&[&user_key, &ip_key]);
+    }
     match result {
         Login::Ok { token, user } => {
             let cookie = format!(
@@ -505,7 +509,12 @@ async fn list_residents(State(app): State<Arc<App>>, headers: HeaderMap, q: axum
     json_ok(json!({ "residents": v }))
 }
 
+fn check_ref(r: &str) -> Result<(), ApiError> {
+    if register::safe_ref(r) { Ok(()) } else { Err(ApiError::fields(&[("ref", "is not a resident reference")])) }
+}
+
 async fn get_resident(State(app): State<Arc<App>>, headers: HeaderMap, Path(r): Path<String>) -> ApiResult {
+    check_ref(&r)?;
     let (_, v) = app.run(&headers, "read", format!("resident:{r}"), move |t, u| register::resident(t, u, &r)).await?;
     json_ok(v)
 }
@@ -539,9 +548,7 @@ async fn patch_resident(
 }
 
 async fn erase_resident(State(app): State<Arc<App>>, headers: HeaderMap, Path(r): Path<String>) -> ApiResult {
-    if !register::safe_ref(&r) {
-        return Err(ApiError::fields(&[("ref", "is not a resident reference")]));
-    }
+    check_ref(&r)?;
     let (_, id) = app
         .run(&headers, "erase", format!("resident:{r}"), move |t, u| {
             need_write(u)?;

@@ -302,8 +302,8 @@ pub fn audit(
     Ok(())
 }
 
-/// Token buckets keyed by user name and by client address: `burst` attempts, refilled at one
-/// per `refill_secs`.
+/// Token buckets of failed logins keyed by user name and by client address: `burst` failures,
+/// refilled at one per `refill_secs`. Successful logins cost nothing.
 #[derive(Debug)]
 pub struct RateLimit {
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
@@ -316,28 +316,35 @@ impl RateLimit {
         Self { buckets: Mutex::new(HashMap::new()), burst: f64::from(burst), refill_secs }
     }
 
-    /// Takes one attempt for every key; false (and nothing taken) when any bucket is empty.
-    pub fn take(&self, keys: &[&str]) -> bool {
+    fn level(&self, b: &mut HashMap<String, (f64, Instant)>, key: &str, now: Instant) -> f64 {
+        let burst = if key.starts_with("ip:") { self.burst * 4.0 } else { self.burst };
+        let e = b.entry(key.to_owned()).or_insert((burst, now));
+        e.0 = (e.0 + now.duration_since(e.1).as_secs_f64() / self.refill_secs).min(burst);
+        e.1 = now;
+        e.0
+    }
+
+    /// Whether every key has an attempt left. Keys starting `ip:` (a client address, which an
+    /// office behind one NAT shares) get four times the burst.
+    pub fn allowed(&self, keys: &[&str]) -> bool {
         let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
         if b.len() > 100_000 {
             b.clear();
         }
-        let level = |b: &mut HashMap<String, (f64, Instant)>, k: &str| {
-            let e = b.entry(k.to_owned()).or_insert((self.burst, now));
-            e.0 = (e.0 + now.duration_since(e.1).as_secs_f64() / self.refill_secs).min(self.burst);
-            e.1 = now;
-            e.0
-        };
-        if keys.iter().any(|k| level(&mut b, k) < 1.0) {
-            return false;
-        }
+        let now = Instant::now();
+        keys.iter().all(|k| self.level(&mut b, k, now) >= 1.0)
+    }
+
+    /// Spends one attempt of every key (after a failed login).
+    pub fn spend(&self, keys: &[&str]) {
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
         for k in keys {
+            self.level(&mut b, k, now);
             if let Some(e) = b.get_mut(*k) {
-                e.0 -= 1.0;
+                e.0 = (e.0 - 1.0).max(0.0);
             }
         }
-        true
     }
 }
 
@@ -355,11 +362,14 @@ mod tests {
     }
 
     #[test]
-    fn the_rate_limit_allows_a_burst_then_refuses() {
+    fn the_rate_limit_allows_a_burst_of_failures_then_refuses() {
         let r = RateLimit::new(3, 3600.0);
-        assert!((0..3).all(|_| r.take(&["u:a", "ip:1"])));
-        assert!(!r.take(&["u:a", "ip:2"]));
-        assert!(r.take(&["u:b", "ip:2"]));
+        for _ in 0..3 {
+            assert!(r.allowed(&["u:a", "ip:1"]));
+            r.spend(&["u:a", "ip:1"]);
+        }
+        assert!(!r.allowed(&["u:a", "ip:2"]));
+        assert!(r.allowed(&["u:b", "ip:1"]), "the address has 4x the burst");
     }
 
     #[test]

@@ -1237,6 +1237,7 @@ pub fn import_csv(t: &mut Tx<'_>, user: &User, kind: CsvKind, text: &str, now_ms
         return Err(Fail::Rows(problems));
     }
     let mut applied = 0;
+    let mut forbidden = false;
     for (i, fields) in body.iter().enumerate() {
         let row = i + 2;
         if fields.len() == 1 && fields[0].trim().is_empty() {
@@ -1296,13 +1297,15 @@ pub fn import_csv(t: &mut Tx<'_>, user: &User, kind: CsvKind, text: &str, now_ms
         match result {
             Ok(()) => {}
             Err(Fail::Invalid(fs)) => problems.extend(fs.into_iter().map(|(f, m)| (row, f, m))),
-            Err(Fail::Forbidden) => {
-                problems.push((row, String::new(), "outside the grids or compounds you manage".into()))
-            }
+            Err(Fail::Forbidden) => forbidden = true,
             Err(Fail::NotFound(m) | Fail::Conflict(m)) => problems.push((row, String::new(), m)),
             Err(Fail::Rows(r)) => problems.extend(r),
             Err(e @ Fail::Db(_)) => return Err(e),
         }
+    }
+    // A row outside the caller's grids refuses the whole file, and says nothing about the rest.
+    if forbidden {
+        return Err(Fail::Forbidden);
     }
     if problems.is_empty() { Ok(applied) } else { Err(Fail::Rows(problems)) }
 }
