@@ -100,6 +100,9 @@
       'stats.hours': '时段', 'stats.h24': '最近 24 小时', 'stats.h48': '最近 48 小时', 'stats.h168': '最近 7 天',
       'entry.resident': '住户', 'entry.visitor': '访客', 'entry.unknown': '未知',
       'stats.total': '合计 {n}',
+      'consent.written': '书面同意', 'consent.app': '手机应用', 'consent.guardian': '监护人同意',
+      'staff.cadre': '社区干部', 'staff.liaison': '部门联络员', 'staff.building_head': '楼栋长',
+      'staff.unit_head': '单元长', 'staff.volunteer': '志愿者', 'actor.system': '系统',
     },
     en: {
       'app.title': 'Community governance',
@@ -193,6 +196,9 @@
       'stats.hours': 'Period', 'stats.h24': 'last 24 hours', 'stats.h48': 'last 48 hours', 'stats.h168': 'last 7 days',
       'entry.resident': 'resident', 'entry.visitor': 'visitor', 'entry.unknown': 'unknown',
       'stats.total': 'total {n}',
+      'consent.written': 'written', 'consent.app': 'phone app', 'consent.guardian': 'by guardian',
+      'staff.cadre': 'community cadre', 'staff.liaison': 'department liaison', 'staff.building_head': 'building head',
+      'staff.unit_head': 'unit head', 'staff.volunteer': 'volunteer', 'actor.system': 'system',
     },
   };
 
@@ -584,7 +590,10 @@
 
   // ---- overview: one map per community ---------------------------------------------------------
 
-  const GRID_COLOURS = ['#cfe3f7', '#d7efd9', '#f5e3c8', '#e4d9f3', '#f3d6e4', '#d3eeee', '#ece9c9', '#e0e0e0'];
+  // Per grid: a light fill and a strong outline, so that the grid stays readable under the red
+  // of open work orders (drawn inside the outline).
+  const GRID_COLOURS = [['#cfe3f7', '#2e6fb5'], ['#d7efd9', '#2f8a4c'], ['#f5e3c8', '#b9771c'], ['#e4d9f3', '#6d4fa8'],
+    ['#f3d6e4', '#a83f73'], ['#d3eeee', '#23817f'], ['#ece9c9', '#7d7420'], ['#e0e0e0', '#5b6670']];
   const STATUS_COLOURS = { online: '#2e9e5b', offline: '#cf3b3b', null: '#8a949e' };
 
   function ordersOpacity(n) {
@@ -637,9 +646,11 @@
         const open = gi ? (gi.g.open_orders || 0) : 0;
         const tip = t('overview.building_tip', { building: b.name, grid: gi ? gi.g.name : t('common.unknown'), n: open });
         const bg = s('g', { 'data-testid': 'map-building', 'data-building-id': b.id, 'data-grid-id': b.grid_id, 'data-open-orders': open });
-        bg.append(s('rect', { class: 'building-rect', x: b.x, y: b.y, width: b.w, height: b.h, fill: gi ? gi.colour : '#eeeeee' }, s('title', {}, tip)));
+        const [fill, stroke] = gi ? gi.colour : ['#eeeeee', '#7f8c99'];
+        bg.append(s('rect', { class: 'building-rect', x: b.x, y: b.y, width: b.w, height: b.h, fill, stroke, 'stroke-width': 4 }, s('title', {}, tip)));
         if (open > 0) {
-          bg.append(s('rect', { x: b.x, y: b.y, width: b.w, height: b.h, fill: '#cf3b3b', 'fill-opacity': ordersOpacity(open), 'pointer-events': 'none' }));
+          bg.append(s('rect', { x: b.x + 2, y: b.y + 2, width: Math.max(0, b.w - 4), height: Math.max(0, b.h - 4), fill: '#cf3b3b',
+            'fill-opacity': ordersOpacity(open), 'pointer-events': 'none' }));
           const r = 9;
           bg.append(s('circle', { cx: b.x + b.w - r - 2, cy: b.y + r + 2, r, fill: '#a61b1b' }));
           bg.append(s('text', { class: 'order-count', x: b.x + b.w - r - 2, y: b.y + r + 6, 'text-anchor': 'middle' }, String(open)));
@@ -664,7 +675,7 @@
     legend.append(h('div', { class: 'muted' }, t('overview.grids')));
     for (const { g, colour } of gridInfo.values()) {
       const item = h('div', { class: 'item', 'data-testid': 'legend-grid', 'data-grid-id': g.id },
-        h('span', { class: 'sw', style: `background:${colour}` }), h('span', { class: 'grow' }, g.name),
+        h('span', { class: 'sw', style: `background:${colour[0]};border:2px solid ${colour[1]}` }), h('span', { class: 'grow' }, g.name),
         g.open_orders ? badge(t('overview.open', { n: g.open_orders }), 'bad') : badge(t('overview.open', { n: 0 }), 'ok'));
       if (g.overdue_orders) item.append(badge(t('overview.overdue', { n: g.overdue_orders }), 'warn'));
       legend.append(item);
@@ -848,7 +859,7 @@
     h('td', {}, o.gate || ''),
     h('td', { title: o.kind }, word('kind', o.kind)),
     h('td', {}, stateBadge(o.state)),
-    h('td', {}, o.assignee ? `${o.assignee.name}` : h('span', { class: 'muted' }, t('orders.unassigned'))),
+    h('td', { title: o.assignee ? word('staff', o.assignee.role) : null }, o.assignee ? o.assignee.name : h('span', { class: 'muted' }, t('orders.unassigned'))),
     h('td', {}, fmtTime(o.opened_ms)),
     h('td', {}, fmtTime(o.due_ms), ' ', o.overdue ? badge(t('orders.overdue'), 'bad', { 'data-testid': 'order-overdue' }) : null),
     h('td', {}, fmtTime(o.last_event_ms)),
@@ -920,7 +931,7 @@
     put('col.compound', compoundName(o.compound));
     put('col.gate', o.gate || '');
     put('col.kind', word('kind', o.kind));
-    put('col.assignee', o.assignee ? `${o.assignee.name} (${o.assignee.role})` : t('orders.unassigned'));
+    put('col.assignee', o.assignee ? `${o.assignee.name}（${word('staff', o.assignee.role)}）` : t('orders.unassigned'));
     put('col.opened', fmtTime(o.opened_ms));
     put('col.due', [fmtTime(o.due_ms), ' ', o.overdue ? badge(t('orders.overdue'), 'bad', { 'data-testid': 'order-overdue' }) : null]);
     put('col.last_event', fmtTime(o.last_event_ms));
@@ -928,7 +939,7 @@
     const history = h('table', { class: 'history', 'data-testid': 'order-history' },
       h('thead', {}, h('tr', {}, ...['col.at', 'col.actor', 'col.action', 'col.note'].map((k) => h('th', {}, t(k))))),
       h('tbody', {}, ...(o.history || []).map((x) => h('tr', { 'data-testid': 'history-row', 'data-action': x.action },
-        h('td', {}, fmtTime(x.at_ms)), h('td', {}, x.actor || ''), h('td', {}, word('action', x.action)), h('td', {}, x.note || '')))));
+        h('td', {}, fmtTime(x.at_ms)), h('td', {}, word('actor', x.actor)), h('td', {}, word('action', x.action)), h('td', {}, x.note || '')))));
     main.replaceChildren(h('div', { id: 'order-detail', 'data-testid': 'order-detail', 'data-order-id': o.id, 'data-state': o.state },
       h('div', { class: 'toolbar' }, h('a', { href: '#/orders' }, '← ' + t('common.back')),
         h('h1', { class: 'grow' }, t('orders.detail', { id: o.id }))),
@@ -1038,7 +1049,7 @@
         h('td', {}, x.ref), h('td', {}, x.household), h('td', {}, x.name || ''), h('td', {}, x.phone || ''),
         h('td', {}, badge(word('rstatus', x.status), x.status === 'active' ? 'ok' : 'off')),
         h('td', {}, x.face_enabled ? badge(t('register.face_on'), 'info') : t('register.face_off')),
-        h('td', {}, fmtTime(x.consent_at)), h('td', {}, x.consent_method || ''), h('td', {}, x.guardian || ''),
+        h('td', {}, fmtTime(x.consent_at)), h('td', {}, word('consent', x.consent_method)), h('td', {}, x.guardian || ''),
         h('td', { class: 'actions' }, x.status === 'erased' ? '' : confirmButton(t('register.erase'), 'resident-erase', async () => {
           await api('POST', `/residents/${encodeURIComponent(x.ref)}/erase`, {});
           reload();
