@@ -25,6 +25,7 @@ pub struct Camera {
     stats: Arc<CameraStats>,
     decoder: Resolved,
     stop: Arc<AtomicBool>,
+    idle: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -39,19 +40,26 @@ impl Camera {
         let frames = Arc::new(Latest::new());
         let stats = Arc::new(CameraStats::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let (f, s, st) = (frames.clone(), stats.clone(), stop.clone());
+        let idle = Arc::new(AtomicBool::new(false));
+        let (f, s, st, id_) = (frames.clone(), stats.clone(), stop.clone(), idle.clone());
         let id = cfg.id.clone();
         let thread = std::thread::Builder::new()
             .name(format!("cam-{}", cfg.id))
             .spawn(move || {
                 let span = tracing::info_span!("camera", id = %cfg.id);
                 let _e = span.enter();
-                let cam = Ctx { cfg: &cfg, decoder, out: &f, stats: &s, stop: &st, on_state: &on_state };
+                let cam = Ctx { cfg: &cfg, decoder, out: &f, stats: &s, stop: &st, idle: &id_, on_state: &on_state };
                 cam.run();
                 f.close();
             })
             .map_err(|e| CaptureError::Init(format!("cannot spawn camera thread: {e}")))?;
-        Ok(Camera { id, frames, stats, decoder, stop, thread: Some(thread) })
+        Ok(Camera { id, frames, stats, decoder, stop, idle, thread: Some(thread) })
+    }
+
+    /// Marks the camera idle (nothing moves) or not. With `idle_keyframes_only`, an idle camera
+    /// decodes keyframes only; otherwise this changes nothing.
+    pub fn set_idle(&self, idle: bool) {
+        self.idle.store(idle, Ordering::Relaxed);
     }
 
     /// The decoder family this camera uses after probing.
@@ -107,6 +115,7 @@ struct Ctx<'a> {
     out: &'a Latest<Frame>,
     stats: &'a Arc<CameraStats>,
     stop: &'a AtomicBool,
+    idle: &'a Arc<AtomicBool>,
     on_state: &'a StateSink,
 }
 
@@ -201,7 +210,7 @@ impl Ctx<'_> {
         let problem = Arc::new(Mutex::new(None::<String>));
         let dec = by_name("dec")?;
         decode::restrict(&dec, &cfg.id, self.decoder);
-        watch_decodebin(&dec, &pipeline, cfg, self.stats, &problem);
+        watch_decodebin(&dec, &pipeline, cfg, self.stats, self.idle, &problem);
 
         let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGB");
         if let Some(w) = cfg.scale_width {
@@ -350,6 +359,7 @@ fn watch_decodebin(
     pipeline: &gst::Pipeline,
     cfg: &CameraConfig,
     stats: &Arc<CameraStats>,
+    idle: &Arc<AtomicBool>,
     problem: &Arc<Mutex<Option<String>>>,
 ) {
     let set = |problem: &Arc<Mutex<Option<String>>>, text: String| {
@@ -373,12 +383,16 @@ fn watch_decodebin(
     });
     let stats = stats.clone();
     let threads = cfg.decode_threads;
+    let keyframes_when_idle = cfg.idle_keyframes_only.then(|| idle.clone());
     pipeline.connect("deep-element-added", false, move |args| {
         let el = args.get(2).and_then(|v| v.get::<gst::Element>().ok())?;
         let factory = el.factory()?;
         let klass = factory.klass();
         if klass.contains("Decoder") && klass.contains("Video") {
             stats.set_decoder(factory.name().as_str());
+            if let (Some(idle), Some(pad)) = (&keyframes_when_idle, el.static_pad("sink")) {
+                keyframe_gate(&pad, idle.clone(), stats.clone());
+            }
             if el.find_property("max-threads").is_some() {
                 el.set_property("max-threads", threads as i32);
             }
@@ -387,6 +401,27 @@ fn watch_decodebin(
             }
         }
         None
+    });
+}
+
+/// Drops the delta units of a group of pictures before the decoder when the camera was idle at
+/// that group's keyframe. The decision is taken only at keyframes, so a delta unit is decoded
+/// only when everything it depends on in its group was (streams without B-frames; an open
+/// group's leading B-frames may be dropped by the decoder as corrupt). Leaving idle takes
+/// effect at the next keyframe.
+fn keyframe_gate(pad: &gst::Pad, idle: Arc<AtomicBool>, stats: Arc<CameraStats>) {
+    let skipping = AtomicBool::new(false);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let Some(buffer) = info.buffer() else { return gst::PadProbeReturn::Ok };
+        if !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT) {
+            skipping.store(idle.load(Ordering::Relaxed), Ordering::Relaxed);
+            return gst::PadProbeReturn::Ok;
+        }
+        if skipping.load(Ordering::Relaxed) {
+            stats.skipped_frames.fetch_add(1, Ordering::Relaxed);
+            return gst::PadProbeReturn::Drop;
+        }
+        gst::PadProbeReturn::Ok
     });
 }
 

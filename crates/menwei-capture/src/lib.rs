@@ -60,6 +60,10 @@ pub struct CameraConfig {
     /// Threads for a software decoder. One keeps latency at one frame and makes the decode CPU
     /// per frame measurable; more decode faster on a big stream (frame threading).
     pub decode_threads: u32,
+    /// While the consumer marks the camera idle ([`Camera::set_idle`]), decode keyframes only:
+    /// the other frames of each group of pictures are dropped before the decoder. Full decoding
+    /// resumes at the first keyframe after the camera stops being idle.
+    pub idle_keyframes_only: bool,
 }
 
 impl CameraConfig {
@@ -75,6 +79,7 @@ impl CameraConfig {
             rtsp_latency: Duration::from_millis(200),
             decode: Decode::Software,
             decode_threads: 1,
+            idle_keyframes_only: false,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct CameraStats {
     /// Frames that left scaling and conversion to RGB, and that thread's CPU time.
     pub converted_frames: AtomicU64,
     pub convert_cpu_ns: AtomicU64,
+    /// Frames dropped before the decoder because the camera was idle (keyframes only).
+    pub skipped_frames: AtomicU64,
     /// Per-frame decode and convert CPU nanoseconds, kept only while per-stage accounting is
     /// on (`menwei_core::profile`, the benchmark harness).
     pub decode_samples_ns: Mutex<Vec<u64>>,
@@ -80,7 +82,7 @@ fn per_frame(ns: &AtomicU64, frames: &AtomicU64) -> Option<f64> {
 /// Writes the capture metrics of `sources` (see docs/ref/metrics.md).
 pub fn write_metrics(sources: &[&dyn FrameSource], m: &mut MetricsText) {
     type Get = fn(&dyn FrameSource) -> f64;
-    let families: [(&str, Kind, &str, Get); 8] = [
+    let families: [(&str, Kind, &str, Get); 9] = [
         (
             "menwei_capture_frames_received_total",
             Kind::Counter,
@@ -105,6 +107,12 @@ pub fn write_metrics(sources: &[&dyn FrameSource], m: &mut MetricsText) {
         ("menwei_capture_decoded_frames_total", Kind::Counter, "Frames that left the decoder.", |s| {
             s.stats().decoded_frames.load(Ordering::Relaxed) as f64
         }),
+        (
+            "menwei_capture_skipped_frames_total",
+            Kind::Counter,
+            "Frames not decoded because the camera was idle (idle_keyframes_only).",
+            |s| s.stats().skipped_frames.load(Ordering::Relaxed) as f64,
+        ),
         ("menwei_capture_decode_cpu_seconds_total", Kind::Counter, "CPU time of the decoding thread.", |s| {
             s.stats().decode_cpu_ns.load(Ordering::Relaxed) as f64 / 1e9
         }),

@@ -394,3 +394,74 @@ fn a_stream_that_turns_corrupt_is_reset_and_recovers() {
     let reset = names.iter().position(|s| *s == "stalled" || *s == "failed").unwrap();
     assert!(names[reset..].contains(&"streaming"), "{names:?}");
 }
+
+/// Runs `cam` on a live 6 s stream (60 frames at 10 frames/s, a keyframe every 10), calling
+/// `during` with the camera after each frame it decodes, until the server has sent it all.
+fn decode_counts(server: &RtspServer, path: &str, cam: Camera, mut during: impl FnMut(&Camera)) -> (u64, u64) {
+    let sent0 = server.frames_sent(path);
+    let t = Instant::now();
+    let mut seen = 0;
+    while server.frames_sent(path) - sent0 < 60 {
+        assert!(t.elapsed() < Duration::from_secs(60), "the stream did not play");
+        let decoded = cam.stats().decoded_frames.load(std::sync::atomic::Ordering::Relaxed);
+        if decoded > seen {
+            seen = decoded;
+            during(&cam);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The last frames in flight.
+    std::thread::sleep(Duration::from_millis(500));
+    let s = cam.stats();
+    let counts = (
+        s.decoded_frames.load(std::sync::atomic::Ordering::Relaxed),
+        s.skipped_frames.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    cam.stop();
+    counts
+}
+
+#[test]
+fn an_idle_camera_decodes_keyframes_only_and_resumes_at_a_keyframe() {
+    let launch = "( videotestsrc is-live=true num-buffers=60 pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 \
+                  ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 bframes=0 \
+                  ! rtph264pay name=pay0 pt=96 config-interval=1 )";
+    let server = RtspServer::start(0, &[Mount::new("/gop", launch)]).unwrap();
+    let states = States::default();
+    let config = || {
+        let mut c = rtsp_camera("idle", &server.url("/gop"));
+        c.idle_keyframes_only = true;
+        c
+    };
+
+    // Idle throughout: one decoded frame per group of pictures.
+    let cam = Camera::start(config(), states.sink()).unwrap();
+    cam.set_idle(true);
+    let (idle_decoded, idle_skipped) = decode_counts(&server, "/gop", cam, |_| {});
+    // Idle until two keyframes were decoded, then awake: full decoding from the next keyframe.
+    let cam = Camera::start(config(), states.sink()).unwrap();
+    cam.set_idle(true);
+    let (woken_decoded, woken_skipped) = decode_counts(&server, "/gop", cam, |c| {
+        if c.stats().decoded_frames.load(std::sync::atomic::Ordering::Relaxed) >= 2 {
+            c.set_idle(false);
+        }
+    });
+    // The same flag without the option changes nothing.
+    let mut plain = config();
+    plain.idle_keyframes_only = false;
+    let cam = Camera::start(plain, states.sink()).unwrap();
+    cam.set_idle(true);
+    let (plain_decoded, plain_skipped) = decode_counts(&server, "/gop", cam, |_| {});
+
+    eprintln!(
+        "decoded/skipped of 60 frames: idle {idle_decoded}/{idle_skipped}, woken after 2 keyframes \
+         {woken_decoded}/{woken_skipped}, option off {plain_decoded}/{plain_skipped}"
+    );
+    assert!((4..=7).contains(&idle_decoded), "one keyframe per second of a 6 s stream: {idle_decoded}");
+    assert!(idle_skipped >= 45, "{idle_skipped}");
+    assert!((9..=45).contains(&woken_skipped), "the first groups were skipped: {woken_skipped}");
+    assert!(woken_decoded >= idle_decoded + 10, "full decoding resumed at a keyframe: {woken_decoded}");
+    assert!(woken_decoded + woken_skipped >= 55);
+    assert_eq!(plain_skipped, 0);
+    assert!(plain_decoded >= 55, "{plain_decoded}");
+}

@@ -130,6 +130,7 @@ pub mod raw {
         pub zones: Option<Vec<Vec<[f64; 2]>>>,
         pub motion_gating: Option<bool>,
         pub idle_check_secs: Option<f64>,
+        pub idle_keyframes_only: Option<bool>,
     }
 
     #[derive(Debug, Deserialize)]
@@ -406,6 +407,11 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         if !(0.1..=3600.0).contains(&idle) {
             issues.add(idle_key, format!("{idle} s is not between 0.1 and 3600"));
         }
+        let (kf, kf_key) = pick!(idle_keyframes_only);
+        let idle_keyframes_only = kf.unwrap_or(false);
+        if idle_keyframes_only && !mg.unwrap_or(false) {
+            issues.add(kf_key, "needs motion_gating = true: idleness is what the motion gate decides");
+        }
         let (dir, dir_key) = pick!(direction);
         let direction = match dir.as_deref() {
             None => None,
@@ -426,6 +432,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
             cap.rtsp_tcp = rtsp_tcp;
             cap.rtsp_latency = Duration::from_millis(latency.clamp(0, 10_000) as u64);
             cap.scale_width = sw.map(|w| w as u32);
+            cap.idle_keyframes_only = idle_keyframes_only;
             cameras.push(Camera {
                 capture: cap,
                 detect_fps,

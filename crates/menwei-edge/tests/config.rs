@@ -48,6 +48,7 @@ face_score_threshold = 1.5
 rtsp_transport = "quic"
 decode = "cuda"
 decode_threads = 0
+idle_keyframes_only = true
 "#,
         models.display()
     );
@@ -68,11 +69,12 @@ decode_threads = 0
         "cameras[1].rtsp_transport",
         "cameras[1].decode",
         "cameras[1].decode_threads",
+        "cameras[1].idle_keyframes_only",
     ] {
         assert!(keys.contains(&want), "{want} missing from:\n{err}");
     }
     let shown = err.to_string();
-    assert!(shown.contains("12 problems") || shown.contains("13 problems"), "{shown}");
+    assert!(shown.contains("13 problems") || shown.contains("14 problems"), "{shown}");
 }
 
 #[test]
