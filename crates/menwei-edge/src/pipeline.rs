@@ -159,6 +159,8 @@ pub struct StageLog {
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameStages {
     pub camera: usize,
+    /// The camera's frame sequence number.
+    pub seq: u64,
     /// False for frames the motion gate kept from the models.
     pub analysed: bool,
     pub region_share: f32,
@@ -314,6 +316,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let mut motion: Vec<menwei_core::motion::MotionDetector> =
         cameras.iter().map(|_| menwei_core::motion::MotionDetector::new(Default::default())).collect();
     let mut last_whole = vec![Instant::now() - Duration::from_secs(3600); cameras.len()];
+    let mut last_motion = vec![Instant::now(); cameras.len()];
     let mut tamper: Vec<menwei_core::tamper::TamperDetector> =
         cameras.iter().map(|_| menwei_core::tamper::TamperDetector::new(Default::default())).collect();
     let mut next_due = vec![Instant::now(); cameras.len()];
@@ -376,6 +379,14 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             // per idle check; a still scene between idle checks is not looked at.
             let moving = motion[i].observe(view);
             drop(gates);
+            // Idle: nothing moved for an idle check. With `idle_keyframes_only` the camera then
+            // decodes keyframes only, until motion shows on one of them.
+            if moving.is_some() {
+                last_motion[i] = Instant::now();
+            }
+            if cam_cfg.capture.idle_keyframes_only {
+                cam.set_idle(last_motion[i].elapsed() >= cam_cfg.idle_check);
+            }
             let whole = PixelRect::full(fw, fh);
             let look = if !cam_cfg.motion_gating || last_whole[i].elapsed() >= cam_cfg.idle_check {
                 last_whole[i] = Instant::now();
@@ -390,6 +401,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                     let ns = profile::take();
                     log.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
                         camera: i,
+                        seq: frame.seq,
                         analysed: false,
                         region_share: 0.0,
                         ns,
@@ -425,6 +437,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 let ns = profile::take();
                 log.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
                     camera: i,
+                    seq: frame.seq,
                     analysed: true,
                     region_share: share as f32,
                     ns,
