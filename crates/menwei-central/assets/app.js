@@ -308,10 +308,16 @@
   }
 
   function showError(msg) {
+    $('#error-banner').classList.remove('info');
     $('#error-text').textContent = msg;
     $('#error-banner').hidden = false;
   }
+  function showNotice(msg) {
+    showError(msg);
+    $('#error-banner').classList.add('info');
+  }
   function clearError() {
+    $('#error-banner').classList.remove('info');
     $('#error-banner').hidden = true;
     $('#error-text').textContent = '';
   }
@@ -1001,9 +1007,10 @@
       try {
         const text = await f.text();
         const res = await api('POST', `/import/${kind}`, text, { csv: true });
-        out.replaceChildren(h('div', { class: 'form-ok', 'data-testid': 'import-ok' }, t('register.imported', { n: res.applied })));
-        file.value = '';
-        reload();
+        await reload();
+        // The tab was redrawn: the outcome goes into the new panel.
+        const slot = document.getElementById(`import-${kind}-result`) || out;
+        slot.replaceChildren(h('div', { class: 'form-ok', 'data-testid': 'import-ok' }, t('register.imported', { n: res.applied })));
       } catch (e) {
         const parts = [h('div', { class: 'form-error', 'data-testid': 'import-error' }, e.rows ? `${t('register.import_failed')} ${e.message || ''}` : describe(e))];
         if (e.rows && e.rows.length) {
@@ -1026,7 +1033,10 @@
       h('a', { href: `#/register/${k}`, class: k === tab ? 'active' : null, 'data-testid': `tab-${k}`, id: `tab-${k}` }, t('tab.' + k))));
     const content = h('div', { id: `register-${tab}`, 'data-testid': 'register-content' }, loadingBox());
     main.replaceChildren(h('div', { id: 'register' }, h('h1', {}, t('register.title')), tabs, content));
-    const reload = () => { if (alive()) REGISTER_TABS[tab](content, alive, reload); };
+    const reload = async () => {
+      if (!alive()) return;
+      try { await REGISTER_TABS[tab](content, alive, reload); } catch (e) { showError(describe(e)); }
+    };
     await REGISTER_TABS[tab](content, alive, reload);
   }
 
@@ -1052,8 +1062,8 @@
         h('td', {}, fmtTime(x.consent_at)), h('td', {}, word('consent', x.consent_method)), h('td', {}, x.guardian || ''),
         h('td', { class: 'actions' }, x.status === 'erased' ? '' : confirmButton(t('register.erase'), 'resident-erase', async () => {
           await api('POST', `/residents/${encodeURIComponent(x.ref)}/erase`, {});
-          reload();
-          showError(t('register.erase_started'));
+          await reload();
+          showNotice(t('register.erase_started'));
         }))));
       content.replaceChildren(importPanel('residents', reload), h('div', { class: 'panel' }, table('residents-table',
         [{ label: 'col.ref' }, { label: 'col.household' }, { label: 'col.name' }, { label: 'col.phone' }, { label: 'col.status' },
@@ -1087,7 +1097,9 @@
           const body = { plate: plate.value.trim(), household: household.value.trim(), blocked: blocked.checked };
           if (color.value) body.color = color.value;
           await api('POST', '/vehicles', body);
-          reload();
+          await reload();
+          const slot = $('[data-testid="vehicle-form-result"]');
+          if (slot) slot.replaceChildren(h('div', { class: 'form-ok', 'data-testid': 'vehicle-added' }, t('register.added')));
         });
       });
       content.replaceChildren(
@@ -1138,13 +1150,12 @@
           if (f !== null) body.valid_from_ms = f;
           if (kind.value === 'plate') body.plate = plate.value.trim();
           const p = await api('POST', '/passes', body);
-          reload();
-          if (p && p.token) {
-            // The QR token is shown once, here, after the reload has redrawn the tab.
-            setTimeout(() => {
-              const slot = $('[data-testid="pass-form-result"]');
-              if (slot) slot.replaceChildren(h('div', { class: 'form-ok' }, t('register.token'), ' ', h('span', { class: 'token', 'data-testid': 'pass-token' }, p.token)));
-            }, 300);
+          await reload();
+          // The QR token is shown once, here, in the redrawn tab.
+          const slot = $('[data-testid="pass-form-result"]');
+          if (slot) {
+            slot.replaceChildren(h('div', { class: 'form-ok' }, t('register.added'),
+              p && p.token ? [' ', t('register.token'), ' ', h('span', { class: 'token', 'data-testid': 'pass-token' }, p.token)] : null));
           }
         });
       });
