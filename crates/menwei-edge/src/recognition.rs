@@ -308,36 +308,43 @@ impl Recogniser {
         now_ms: i64,
     ) -> anyhow::Result<()> {
         let Some(lpr) = self.lpr.as_mut() else { return Ok(()) };
-        let mut results = match region.and_then(|r| frame.crop(r).map(|v| (r, v))) {
-            Some((_, crop)) => lpr.recognise(crop)?,
+        let mut detections = match region.and_then(|r| frame.crop(r).map(|v| (r, v))) {
+            Some((r, crop)) => {
+                let mut d = lpr.detect(crop)?;
+                let (dx, dy) = (r.x as f32, r.y as f32);
+                for det in &mut d {
+                    det.bbox = det.bbox.translate(dx, dy);
+                    for c in &mut det.corners {
+                        *c = c.translate(dx, dy);
+                    }
+                }
+                d
+            }
             None => Vec::new(),
         };
-        if let Some(r) = region {
-            let (dx, dy) = (r.x as f32, r.y as f32);
-            for res in &mut results {
-                res.detection.bbox = res.detection.bbox.translate(dx, dy);
-                for c in &mut res.detection.corners {
-                    *c = c.translate(dx, dy);
-                }
-            }
-        }
         let (fw, fh) = (frame.width(), frame.height());
-        let reads: Vec<_> = results
-            .iter()
-            .filter(|r| cam.in_zone(r.detection.bbox.center(), fw, fh))
-            .filter_map(|r| match &r.outcome {
-                PlateOutcome::Read(p) => Some((r.detection.bbox, p.clone())),
-                PlateOutcome::Rejected { .. } => None,
-            })
-            .collect();
-        let boxes: Vec<BoxXyxy> = reads.iter().map(|r| r.0).collect();
+        detections.retain(|d| cam.in_zone(d.bbox.center(), fw, fh));
+        // Plates are tracked by their detections, and read only while their track is
+        // undecided: once per passage, not on every frame.
+        let boxes: Vec<BoxXyxy> = detections.iter().map(|d| d.bbox).collect();
         let tracking = profile::enter(Stage::Tracking);
         let update = self.cameras[i].plates.update(&boxes);
         drop(tracking);
         for id in &update.ended {
             self.cameras[i].plate_tracks.remove(id);
         }
-        for ((_, read), &(track, _)) in reads.iter().zip(&update.assigned) {
+        let mut reads = Vec::new();
+        for (det, &(track, _)) in detections.iter().zip(&update.assigned) {
+            if self.cameras[i].plate_tracks.get(&track).is_some_and(|t| t.decided) {
+                continue;
+            }
+            // Read in the whole frame: a plate cut by the region's edge is read whole.
+            if let PlateOutcome::Read(p) = lpr.read_quad(frame, det.corners)? {
+                reads.push((track, p));
+            }
+        }
+        for (track, read) in &reads {
+            let track = *track;
             let t = self.cameras[i].plate_tracks.entry(track).or_default();
             if t.decided {
                 continue;

@@ -155,6 +155,11 @@ impl Lpr {
         self.readers.iter().map(PlateReader::name)
     }
 
+    /// Detects plates in `frame` without reading them (see [`Lpr::read_quad`]).
+    pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<crate::plate::PlateDetection>, VisionError> {
+        self.detector.detect(frame)
+    }
+
     /// Detects plates in `frame` and reads each one.
     pub fn recognise(&mut self, frame: RgbView<'_>) -> Result<Vec<PlateResult>, VisionError> {
         let detections = self.detector.detect(frame)?;
