@@ -85,9 +85,11 @@ fn main() {
     report.insert("busy_before".into(), json!({"loadavg": load.trim(), "busy_share": idle}));
 
     let mut runs = BTreeMap::new();
-    for (name, gating) in [("gated", true), ("every_frame", false)] {
-        println!("\n== run: {name} (motion_gating = {gating})");
-        let r = edge.run(name, gating, &server, &central, &clip);
+    for (name, gating, keyframes) in
+        [("gated", true, false), ("every_frame", false, false), ("gated_keyframes", true, true)]
+    {
+        println!("\n== run: {name} (motion_gating = {gating}, idle_keyframes_only = {keyframes})");
+        let r = edge.run(name, gating, keyframes, &server, &central, &clip);
         r.print(&clip);
         runs.insert(name, r);
     }
@@ -470,7 +472,7 @@ impl Edge {
             mqtt_port,
         };
         // Enrol from a photo that is not in the clip.
-        let cfg = e.config("enrol", false, "rtsp://127.0.0.1:1/none");
+        let cfg = e.config("enrol", false, false, "rtsp://127.0.0.1:1/none");
         let out = Command::new(e.bin)
             .args(["enroll", "--config"])
             .arg(&cfg)
@@ -495,7 +497,7 @@ impl Edge {
         e
     }
 
-    fn config(&self, name: &str, gating: bool, url: &str) -> PathBuf {
+    fn config(&self, name: &str, gating: bool, keyframes: bool, url: &str) -> PathBuf {
         let cfg = self.dir.join(format!("edge-{name}.toml"));
         std::fs::write(
             &cfg,
@@ -503,7 +505,7 @@ impl Edge {
                 "compound_id = \"c-bench-{compound}\"\n[models]\ndir = \"{models}\"\nintra_threads = 1\nspinning = false\n\
                  [defaults]\ndecode_threads = 1\n\
                  [[cameras]]\nid = \"north-1\"\nurl = \"{url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
-                 detect_fps = {FPS}\nmotion_gating = {gating}\nidle_check_secs = 2\n\
+                 detect_fps = {FPS}\nmotion_gating = {gating}\nidle_check_secs = 2\nidle_keyframes_only = {keyframes}\n\
                  [register]\npath = \"register.db\"\nkey_file = \"{key}\"\n\
                  [broker]\nurl = \"mqtt://127.0.0.1:{mqtt_port}\"\n[outbox]\npath = \"outbox-{name}.db\"\n\
                  [matching]\nretrigger_secs = 3\n",
@@ -518,9 +520,17 @@ impl Edge {
     }
 
     /// Runs the daemon until the server has sent the clip once and the last events are in.
-    fn run(&self, name: &str, gating: bool, server: &RtspServer, central: &Central, clip: &Clip) -> Run {
+    fn run(
+        &self,
+        name: &str,
+        gating: bool,
+        keyframes: bool,
+        server: &RtspServer,
+        central: &Central,
+        clip: &Clip,
+    ) -> Run {
         let profile = self.dir.join(format!("profile-{name}.json"));
-        let cfg = self.config(name, gating, &server.url("/gate"));
+        let cfg = self.config(name, gating, keyframes, &server.url("/gate"));
         let sent0 = server.frames_sent("/gate");
         let compound = format!("c-bench-{}", name.replace('_', "-"));
         let log = self.dir.join(format!("daemon-{name}.log"));
@@ -537,6 +547,7 @@ impl Edge {
         let n = clip.frames.len() as u64;
         let start = Instant::now();
         let mut stat0: Option<(u64, u64)> = None;
+        let mut own0 = 0.0;
         let (mut cpu_at_start, mut cpu_last) = (0.0, 0.0);
         let mut started_at = Instant::now();
         // Measure from the first frame sent to the end of the clip.
@@ -545,6 +556,7 @@ impl Edge {
             let sent = server.frames_sent("/gate") - sent0;
             if stat0.is_none() && sent > 0 {
                 stat0 = Some(cpu_totals());
+                own0 = process_cpu_s(std::process::id()).unwrap_or(0.0);
                 cpu_at_start = process_cpu_s(pid).unwrap_or(0.0);
                 started_at = Instant::now();
             }
@@ -559,21 +571,25 @@ impl Edge {
                 panic!("the daemon stopped: {status}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
             }
         }
-        // Let the last frames and events through.
-        std::thread::sleep(Duration::from_secs(3));
+        // Let the last frames and events through (the clip ends with an empty gate), before the
+        // camera reconnects for a second pass.
+        std::thread::sleep(Duration::from_millis(800));
         let stat1 = cpu_totals();
         let wall = started_at.elapsed().as_secs_f64();
         if let Some(c) = process_cpu_s(pid) {
             cpu_last = c;
         }
         let machine = busy_between(stat0.unwrap_or(stat1), stat1);
+        let own = process_cpu_s(std::process::id()).unwrap_or(0.0) - own0;
         Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
         let status = child.wait().unwrap();
         assert!(status.success(), "{}", std::fs::read_to_string(&log).unwrap_or_default());
         let p: Value = serde_json::from_slice(&std::fs::read(&profile).unwrap()).unwrap();
         let events: Vec<_> =
             central.events.lock().unwrap().iter().filter(|e| e.compound == compound).cloned().collect();
-        Run::new(p, events, cpu_last - cpu_at_start, wall, machine, clip)
+        let mut r = Run::new(p, events, cpu_last - cpu_at_start, wall, machine);
+        r.harness_cpu_s = own;
+        r
     }
 }
 
@@ -581,7 +597,8 @@ impl Edge {
 // One run's figures
 
 struct Run {
-    /// Per analysed frame of the first pass: (clip frame index, ns per stage).
+    /// Per analysed frame: (camera frame seq, which is the clip frame index in the first pass,
+    /// ns per stage, share of the frame looked at).
     analysed: Vec<(usize, [u64; STAGES], f32)>,
     /// Frames the motion gate kept from the models: their gate cost.
     still: Vec<[u64; STAGES]>,
@@ -596,6 +613,8 @@ struct Run {
     cpu_s: f64,
     wall_s: f64,
     machine_busy: f64,
+    /// CPU seconds of this harness (RTSP server, central stand-in) during the run.
+    harness_cpu_s: f64,
     peak_rss_mb: f64,
 }
 
@@ -604,8 +623,7 @@ fn ns_list(v: &Value) -> Vec<u64> {
 }
 
 impl Run {
-    fn new(p: Value, events: Vec<Received>, cpu_s: f64, wall_s: f64, machine: f64, clip: &Clip) -> Run {
-        let n = clip.frames.len() as u64;
+    fn new(p: Value, events: Vec<Received>, cpu_s: f64, wall_s: f64, machine: f64) -> Run {
         let stages = |f: &Value| -> [u64; STAGES] {
             let mut a = [0; STAGES];
             for (i, x) in f["ns"].as_array().unwrap().iter().enumerate().take(STAGES) {
@@ -618,9 +636,7 @@ impl Run {
         for f in p["frames"].as_array().unwrap() {
             let seq = f["seq"].as_u64().unwrap_or(u64::MAX);
             if f["analysed"].as_bool() == Some(true) {
-                if seq < n {
-                    analysed.push((seq as usize, stages(f), f["region_share"].as_f64().unwrap_or(1.0) as f32));
-                }
+                analysed.push((seq as usize, stages(f), f["region_share"].as_f64().unwrap_or(1.0) as f32));
             } else {
                 still.push(stages(f));
             }
@@ -658,6 +674,7 @@ impl Run {
             cpu_s,
             wall_s,
             machine_busy: machine,
+            harness_cpu_s: 0.0,
             peak_rss_mb: p["peak_rss_kb"].as_f64().unwrap_or(0.0) / 1024.0,
         }
     }
@@ -666,18 +683,27 @@ impl Run {
         mean_ms(&self.decode_ns) + mean_ms(&self.convert_ns)
     }
 
+    /// The daemon's CPU (every thread) per analysed frame, less the decoding of frames that
+    /// were not analysed, ms.
+    fn process_ms_per_analysed(&self) -> f64 {
+        let skipped = self.frames_in.saturating_sub(self.analysed.len() as u64) as f64;
+        (self.cpu_s * 1e3 - skipped * self.decode_convert_ms()) / self.analysed.len().max(1) as f64
+    }
+
     /// Inference-thread CPU per analysed frame (every stage), ms.
     fn inference_ms(&self) -> f64 {
         let total: u64 = self.analysed.iter().map(|(_, s, _)| s.iter().sum::<u64>()).sum();
         total as f64 / 1e6 / self.analysed.len().max(1) as f64
     }
 
-    /// CPU-ms needed per second of video to keep up, analysing the same share of frames.
+    /// CPU-ms needed per second of video to keep up with every frame, analysing the same share
+    /// of them as in this run.
     fn need_ms_per_s(&self) -> f64 {
+        // The daemon's CPU beyond decoding, spread over the frames the inference thread took
+        // (analysed or spared by the gate), as if it had taken every frame.
         let taken = (self.analysed.len() + self.still.len()).max(1) as f64;
-        let infer: u64 = self.analysed.iter().map(|(_, s, _)| s.iter().sum::<u64>()).sum::<u64>()
-            + self.still.iter().map(|s| s.iter().sum::<u64>()).sum::<u64>();
-        f64::from(FPS) * (self.decode_convert_ms() + infer as f64 / 1e6 / taken) + self.publish_per_s()
+        let beyond_decode = self.cpu_s * 1e3 - self.frames_in as f64 * self.decode_convert_ms();
+        f64::from(FPS) * (self.decode_convert_ms() + beyond_decode / taken)
     }
 
     fn publish_per_s(&self) -> f64 {
@@ -741,12 +767,18 @@ impl Run {
             "recognised {hit} of {of} expected identities and plates ({:?}); repeat-stranger events {}",
             self.found, self.strangers
         );
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as f64;
+        let others = (self.machine_busy * cores * self.wall_s - self.cpu_s - self.harness_cpu_s).max(0.0);
         println!(
-            "daemon CPU {:.1} s over {:.1} s ({:.0} % of one core) | machine busy {:.0} % of all CPUs | peak RSS {:.0} MB",
+            "daemon CPU {:.1} s over {:.1} s ({:.0} % of one core), {:.1} CPU-ms per analysed frame | machine busy {:.0} % of all CPUs; \
+             this harness (RTSP server, central) {:.1} s, other processes {:.1} s | peak RSS {:.0} MB",
             self.cpu_s,
             self.wall_s,
             self.cpu_s / self.wall_s * 100.0,
+            self.process_ms_per_analysed(),
             self.machine_busy * 100.0,
+            self.harness_cpu_s,
+            others,
             self.peak_rss_mb
         );
     }
@@ -780,6 +812,7 @@ impl Run {
                            "max": l.last().copied().unwrap_or(0.0)},
             "recall": [hit, of], "found": self.found, "strangers": self.strangers,
             "cpu_s": self.cpu_s, "wall_s": self.wall_s, "machine_busy": self.machine_busy,
+            "harness_cpu_s": self.harness_cpu_s, "process_ms_per_analysed": self.process_ms_per_analysed(),
             "peak_rss_mb": self.peak_rss_mb, "need_ms_per_s": self.need_ms_per_s(),
         })
     }
@@ -803,8 +836,11 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
 
 struct Alone {
     decode_convert_ms: f64,
-    /// Per canvas: face detector + plate recognition on the whole frame, CPU-ms (median of 3).
-    per_canvas_ms: Vec<f64>,
+    /// Per canvas, CPU-ms on the whole frame (median of 3): the face detector, the plate
+    /// detector, and reading every plate it found.
+    face_ms: Vec<f64>,
+    plate_det_ms: Vec<f64>,
+    read_ms: Vec<f64>,
     embed_one_ms: f64,
 }
 
@@ -858,43 +894,73 @@ impl Alone {
             menwei_vision::lpr::Lpr::new(det, readers, Default::default()).unwrap()
         });
         let cpu = menwei_core::profile::thread_cpu_ns;
-        let mut per_canvas_ms = Vec::new();
-        let mut embeds = Vec::new();
+        let ms = |t0: u64| (cpu() - t0) as f64 / 1e6;
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            pct(&v, 0.5)
+        };
+        let (mut face_ms, mut plate_det_ms, mut read_ms, mut embeds) = (vec![], vec![], vec![], vec![]);
         for c in &clip.canvases {
             let view = RgbView::packed(W, H, c.as_raw()).unwrap();
-            let mut t = Vec::new();
+            let (mut f, mut d, mut r) = (vec![], vec![], vec![]);
             for _ in 0..3 {
                 let t0 = cpu();
                 let found = faces.detect(view).unwrap();
-                if let Some(l) = lpr.as_mut() {
-                    l.recognise(view).unwrap();
+                f.push(ms(t0));
+                if let Some(face) = found.first() {
+                    let t0 = cpu();
+                    embedder.embed(view, std::slice::from_ref(face)).unwrap();
+                    embeds.push(ms(t0));
                 }
-                t.push((cpu() - t0) as f64 / 1e6);
-                if let Some(f) = found.first() {
-                    let t1 = cpu();
-                    embedder.embed(view, std::slice::from_ref(f)).unwrap();
-                    embeds.push((cpu() - t1) as f64 / 1e6);
+                if let Some(l) = lpr.as_mut() {
+                    let t0 = cpu();
+                    let plates = l.detect(view).unwrap();
+                    d.push(ms(t0));
+                    let t0 = cpu();
+                    for p in &plates {
+                        l.read_quad(view, p.corners).unwrap();
+                    }
+                    r.push(ms(t0));
+                } else {
+                    d.push(0.0);
+                    r.push(0.0);
                 }
             }
-            t.sort_by(f64::total_cmp);
-            per_canvas_ms.push(t[1]);
+            face_ms.push(median(f));
+            plate_det_ms.push(median(d));
+            read_ms.push(median(r));
         }
-        embeds.sort_by(f64::total_cmp);
-        Alone { decode_convert_ms, per_canvas_ms, embed_one_ms: pct(&embeds, 0.5) }
+        Alone { decode_convert_ms, face_ms, plate_det_ms, read_ms, embed_one_ms: median(embeds) }
+    }
+
+    /// The same work as the pipeline did on an analysed frame, timed alone: both detectors on
+    /// the frame's picture, its plates read if the pipeline read plates on it, one face embedded
+    /// if it embedded one. `None` beyond the clip (a second pass).
+    fn frame_ms(&self, clip: &Clip, seq: usize, stages: &[u64; STAGES]) -> Option<f64> {
+        let c = *clip.frames.get(seq)?;
+        let read = stages[Stage::PlateReader1 as usize] + stages[Stage::PlateReader2 as usize] > 0;
+        let embedded = stages[Stage::Embedder as usize] > 0;
+        Some(
+            self.face_ms[c]
+                + self.plate_det_ms[c]
+                + if read { self.read_ms[c] } else { 0.0 }
+                + if embedded { self.embed_one_ms } else { 0.0 },
+        )
     }
 
     fn print(&self) {
         println!("decode + convert alone (clip file, no inference): {:.2} CPU-ms per frame", self.decode_convert_ms);
-        println!(
-            "face detector + plate recognition alone, whole 1280x720 frame: empty gate {:.1} ms, pictures {}",
-            self.per_canvas_ms[0],
-            self.per_canvas_ms[1..].iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" ")
-        );
+        let list = |v: &[f64]| v.iter().map(|m| format!("{m:.1}")).collect::<Vec<_>>().join(" ");
+        println!("on the whole 1280x720 frame, CPU-ms per picture (the empty gate first, then each passage):");
+        println!("  face detector      {}", list(&self.face_ms));
+        println!("  plate detector     {}", list(&self.plate_det_ms));
+        println!("  reading its plates {}", list(&self.read_ms));
         println!("one face embedding alone: {:.1} CPU-ms", self.embed_one_ms);
     }
 
     fn to_json(&self) -> Value {
-        json!({"decode_convert_ms": self.decode_convert_ms, "per_canvas_ms": self.per_canvas_ms, "embed_one_ms": self.embed_one_ms})
+        json!({"decode_convert_ms": self.decode_convert_ms, "face_ms": self.face_ms, "plate_det_ms": self.plate_det_ms,
+               "read_ms": self.read_ms, "embed_one_ms": self.embed_one_ms})
     }
 }
 
@@ -995,27 +1061,29 @@ fn matcher_bench() -> Vec<Value> {
 fn goals(gated: &Run, every: &Run, alone: &Alone, python: Option<&Value>, matcher: &[Value], clip: &Clip) -> Value {
     let mut g = serde_json::Map::new();
     // G1: the every-frame run's CPU per analysed frame against the same work timed alone.
-    let small = |r: &Run| {
-        let t: u64 = r
-            .analysed
-            .iter()
-            .map(|(_, s, _)| {
-                [Stage::Tracking, Stage::Matching, Stage::OutboxCommit].iter().map(|x| s[*x as usize]).sum::<u64>()
-            })
-            .sum();
-        t as f64 / 1e6 / r.analysed.len().max(1) as f64
-    };
-    let pipeline = every.decode_convert_ms() + every.inference_ms();
-    let embedded = every.analysed.iter().filter(|(_, s, _)| s[Stage::Embedder as usize] > 0).count();
-    let models_alone = every.analysed.iter().map(|(i, _, _)| alone.per_canvas_ms[clip.frames[*i]]).sum::<f64>()
-        / every.analysed.len().max(1) as f64
-        + alone.embed_one_ms * embedded as f64 / every.analysed.len().max(1) as f64;
-    let sum_alone = alone.decode_convert_ms + models_alone + small(every);
+    let frames: Vec<_> = every.analysed.iter().filter(|(seq, _, _)| *seq < clip.frames.len()).collect();
+    let n = frames.len().max(1) as f64;
+    let small: f64 = frames
+        .iter()
+        .map(|(_, s, _)| {
+            [Stage::Tracking, Stage::Matching, Stage::OutboxCommit].iter().map(|x| s[*x as usize]).sum::<u64>()
+        })
+        .sum::<u64>() as f64
+        / 1e6
+        / n;
+    let models_alone = frames.iter().filter_map(|(seq, s, _)| alone.frame_ms(clip, *seq, s)).sum::<f64>() / n;
+    let sum_alone = alone.decode_convert_ms + models_alone + small + every.publish_per_s() / f64::from(FPS);
+    let pipeline = every.process_ms_per_analysed();
+    let profiled = every.decode_convert_ms() + every.inference_ms();
     let g1 = pipeline / sum_alone;
     g.insert(
         "G1".into(),
-        json!({"value": g1, "goal": "<= 1.15", "pipeline_ms": pipeline, "alone_ms": sum_alone,
-               "line": format!("{g1:.2} (goal <= 1.15): pipeline {pipeline:.1} CPU-ms per analysed frame (every-frame run) / the same stages alone {sum_alone:.1}")}),
+        json!({"value": g1, "goal": "<= 1.15", "pipeline_ms": pipeline, "profiled_ms": profiled, "alone_ms": sum_alone,
+               "line": format!(
+                   "{g1:.2} (goal <= 1.15): the daemon's CPU per analysed frame (every-frame run, all threads) {pipeline:.1} ms / the same work alone {sum_alone:.1} ms \
+                    (decode+convert {:.1}, models and their pre/post {models_alone:.1}, tracking+matching+commit+publish {:.2}); \
+                    per-thread clocks inside the daemon give {profiled:.1} ms ({:.2})",
+                   alone.decode_convert_ms, small + every.publish_per_s() / f64::from(FPS), profiled / sum_alone)}),
     );
     // G2: the same per-frame figure against the Python reference's.
     if let Some(p) = python {
@@ -1024,7 +1092,7 @@ fn goals(gated: &Run, every: &Run, alone: &Alone, python: Option<&Value>, matche
         g.insert(
             "G2".into(),
             json!({"value": g2, "goal": "<= 0.80", "pipeline_ms": pipeline, "python_ms": py_ms,
-                   "line": format!("{g2:.2} (goal <= 0.80): {pipeline:.1} CPU-ms per analysed frame / Python {py_ms:.1}")}),
+                   "line": format!("{g2:.2} (goal <= 0.80): {pipeline:.1} CPU-ms per analysed frame (every-frame run) / Python {py_ms:.1} per frame")}),
         );
     }
     // G3: cameras sustained on this box, gated against every frame, at the recall each reached.
