@@ -1,0 +1,385 @@
+//! `menwei-demo`: a working compound on this machine in one command (`scripts/demo`).
+//!
+//! It starts, in order: a Mosquitto on a free port (or uses `--broker`), menwei-central on
+//! SQLite with the example district and a seeded register, an RTSP server streaming the gate
+//! clip (or uses `--camera`), and menwei-edge configured for compound `c-demo`. It prints each
+//! event as it reaches the broker and the dashboard's address, and stops everything on Ctrl-C.
+//! Everything lives under `var/demo/`, made afresh each run; the edge config it writes there
+//! is an ordinary config: point its camera `url` at a real camera and it watches that one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::Value;
+
+#[derive(Debug, Parser)]
+#[command(name = "menwei-demo", about = "A compound gate, its edge box and the district service on this machine")]
+struct Args {
+    /// The checkout (where models/, var/ and config/ are).
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Use this broker (mqtt://host:port) instead of starting a Mosquitto.
+    #[arg(long)]
+    broker: Option<String>,
+    /// Watch this camera (rtsp://user:pass@host/path) instead of the demo clip.
+    #[arg(long)]
+    camera: Option<String>,
+    /// The dashboard's port (a free one if it is taken).
+    #[arg(long, default_value_t = 8080)]
+    http_port: u16,
+    /// Where the built binaries are.
+    #[arg(long, default_value = "target/release")]
+    bin: PathBuf,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+fn port_or_free(p: u16) -> u16 {
+    if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() { p } else { free_port() }
+}
+
+/// The child processes, stopped in reverse order by PID.
+#[derive(Default)]
+struct Children(Vec<(&'static str, Child)>);
+
+impl Children {
+    fn stop(&mut self) {
+        while let Some((name, mut child)) = self.0.pop() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let t = Instant::now();
+            let done = loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => break Some(status),
+                    _ if t.elapsed() > Duration::from_secs(15) => break None,
+                    _ => std::thread::sleep(Duration::from_millis(50)),
+                }
+            };
+            match done {
+                Some(s) => eprintln!("demo: {name} stopped ({s})"),
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    eprintln!("demo: {name} did not stop in 15 s: killed");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_port(port: u16, what: &str, children: &mut Children) -> anyhow::Result<()> {
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        for (name, c) in &mut children.0 {
+            if let Ok(Some(s)) = c.try_wait() {
+                bail!("{name} exited ({s}) before {what} was up; see var/demo/*.log");
+            }
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            bail!("{what} did not open port {port} in 60 s; see var/demo/*.log");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+fn run_ok(cmd: &mut Command, what: &str, stdin: &str) -> anyhow::Result<String> {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context(what.to_owned())?;
+    child.stdin.take().context("stdin")?.write_all(stdin.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        bail!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn random_password() -> String {
+    let mut b = [0u8; 9];
+    getrandom::fill(&mut b).expect("the OS random source");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One line per event, as an operator would like to read it.
+fn describe(topic: &str, payload: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+    let compound = topic.split('/').nth(2).unwrap_or("?");
+    let time = v["occurred_at"].as_str().and_then(|t| t.get(11..19)).unwrap_or("--:--:--");
+    let s = &v["subject"];
+    let who = match s["type"].as_str() {
+        Some("resident") => format!("resident {}", s["resident_ref"].as_str().unwrap_or("?")),
+        Some("unknown_face") => format!("unknown face {}", s["cluster_ref"].as_str().unwrap_or("")),
+        Some("vehicle") => format!(
+            "vehicle {} ({})",
+            s["plate"].as_str().unwrap_or("?"),
+            s["match_kind"].as_str().unwrap_or("not registered")
+        ),
+        Some("camera") => format!("camera {}", s["state"].as_str().unwrap_or("")),
+        _ => String::new(),
+    };
+    format!(
+        "{time}  {compound}  seq {:<4} {:<26} gate {:<6} {who}{}",
+        v["seq"],
+        v["kind"].as_str().unwrap_or("?"),
+        v["gate"].as_str().unwrap_or("-"),
+        v["reason"].as_str().map(|r| format!("  [{r}]")).unwrap_or_default()
+    )
+}
+
+/// Prints every event published on the broker (a plain subscriber: central's shared
+/// subscription is not affected).
+fn print_events(host: String, port: u16, stop: Arc<AtomicBool>) {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    use rumqttc::v5::{Client, Event, MqttOptions};
+    std::thread::spawn(move || {
+        let mut o = MqttOptions::new(format!("menwei-demo-{}", std::process::id()), host, port);
+        o.set_keep_alive(Duration::from_secs(5));
+        let (client, mut conn) = Client::new(o, 64);
+        let _ = client.subscribe("menwei/v1/+/events/#", QoS::AtLeastOnce);
+        for ev in conn.iter() {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match ev {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    println!("{}", describe(&String::from_utf8_lossy(&p.topic), &p.payload));
+                }
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(500)),
+            }
+        }
+    });
+}
+
+fn api(base: &str, token: Option<&str>, path: &str, body: &str) -> anyhow::Result<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut req = agent.post(format!("{base}{path}")).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.send(body).with_context(|| format!("POST {path}"))?;
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    if !(200..300).contains(&status) {
+        bail!("POST {path}: {status} {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut children = Children::default();
+    let result = demo(&args, &stop, &mut children);
+    children.stop();
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("menwei-demo: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow::Result<()> {
+    let root = args.root.canonicalize().context("--root")?;
+    let bin = |name: &str| root.join(&args.bin).join(name);
+    for b in ["menwei-edge", "menwei-central"] {
+        anyhow::ensure!(bin(b).is_file(), "{} is missing: build it (scripts/demo does)", bin(b).display());
+    }
+    let dir = root.join("var/demo");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let log = |name: &str| std::fs::File::create(dir.join(format!("{name}.log")));
+
+    // Ctrl-C and SIGTERM set `stop`.
+    {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            rt.block_on(async {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            });
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+
+    // 1. The broker.
+    let (mq_host, mq_port) = match &args.broker {
+        Some(url) => {
+            let rest = url.strip_prefix("mqtt://").context("--broker must be mqtt://host:port")?;
+            let (h, p) = rest.rsplit_once(':').unwrap_or((rest, "1883"));
+            (h.to_owned(), p.parse::<u16>().context("--broker port")?)
+        }
+        None => {
+            let port = free_port();
+            let conf = dir.join("mosquitto.conf");
+            std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"))?;
+            let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+                .into_iter()
+                .find(|p| Path::new(p).is_file())
+                .context("mosquitto is not installed: run scripts/setup")?;
+            let child = Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log("mosquitto")?).spawn()?;
+            children.0.push(("mosquitto", child));
+            wait_port(port, "Mosquitto", children)?;
+            ("127.0.0.1".to_owned(), port)
+        }
+    };
+    let broker = format!("mqtt://{mq_host}:{mq_port}");
+    print_events(mq_host.clone(), mq_port, stop.clone());
+
+    // 2. Central on SQLite, the example district, an admin, the register.
+    let http = port_or_free(args.http_port);
+    let central_cfg = dir.join("central.toml");
+    std::fs::write(
+        &central_cfg,
+        format!(
+            "[http]\nlisten = \"127.0.0.1:{http}\"\n[database]\nurl = \"sqlite://central.db\"\n[broker]\nurl = \"{broker}\"\n\
+             client_id = \"menwei-central-demo\"\n[orders]\ndue_minutes = 30\n"
+        ),
+    )?;
+    let central = |sub: &[&str]| {
+        let mut c = Command::new(bin("menwei-central"));
+        c.args(sub).arg("--config").arg(&central_cfg);
+        c
+    };
+    run_ok(central(&["structure"]).arg(root.join("config/district.example.toml")), "loading the district", "")?;
+    let password = random_password();
+    run_ok(central(&["user"]).args(["add", "admin", "--role", "admin", "--password-stdin"]), "adding the admin", &password)?;
+    let child = Command::new(bin("menwei-central"))
+        .args(["run", "--config"])
+        .arg(&central_cfg)
+        .stdout(Stdio::null())
+        .stderr(log("central")?)
+        .spawn()?;
+    children.0.push(("menwei-central", child));
+    wait_port(http, "menwei-central", children)?;
+    let base = format!("http://127.0.0.1:{http}");
+    let login = api(&base, None, "/api/login", &format!(r#"{{"username":"admin","password":"{password}"}}"#))?;
+    let token = login["token"].as_str().context("no token")?.to_owned();
+    let scene = menwei_demo::Scene::gate(&root);
+    api(&base, Some(&token), "/api/households", r#"{"ref":"h-101","compound":"c-demo","building":"1号楼","unit":"1单元","room":"101"}"#)?;
+    api(
+        &base,
+        Some(&token),
+        "/api/residents",
+        r#"{"ref":"r-obama","household":"h-101","name":"演示住户","face_enabled":true,"consent_at":"2026-11-01","consent_method":"written"}"#,
+    )?;
+    if let Some(plate) = &scene.registered_plate {
+        api(&base, Some(&token), "/api/vehicles", &format!(r#"{{"plate":"{plate}","household":"h-101","color":"blue"}}"#))?;
+    }
+
+    // 3. The camera: the gate clip over RTSP, or the one given.
+    let _server;
+    let camera_url = match &args.camera {
+        Some(url) => url.clone(),
+        None => {
+            eprintln!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
+            let clip = menwei_demo::gate_clip(&dir, &scene.pictures, 3, 5, 5)?;
+            let server = menwei_capture::server::RtspServer::start(
+                0,
+                &[menwei_capture::server::Mount::h264_file("/gate", &clip)],
+            )?;
+            let url = server.url("/gate");
+            _server = server;
+            url
+        }
+    };
+
+    // 4. The edge box: its config, the resident's face enrolled, then the daemon.
+    let key = dir.join("template.key");
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut raw = [0u8; 32];
+        getrandom::fill(&mut raw).expect("the OS random source");
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key)?;
+        f.write_all(raw.iter().map(|b| format!("{b:02x}")).collect::<String>().as_bytes())?;
+    }
+    let edge_http = free_port();
+    let edge_cfg = dir.join("edge.toml");
+    std::fs::write(
+        &edge_cfg,
+        format!(
+            "# Written by menwei-demo. To watch a real camera, change `url` below.\n\
+             compound_id = \"c-demo\"\n[models]\ndir = \"{models}\"\nmanifest = \"{models}/models.toml\"\nintra_threads = 2\n\
+             [[cameras]]\nid = \"north-1\"\nurl = \"{camera_url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
+             detect_fps = 5\n\
+             [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
+             [broker]\nurl = \"{broker}\"\n[outbox]\npath = \"outbox.db\"\n\
+             [http]\nlisten = \"127.0.0.1:{edge_http}\"\n[matching]\nretrigger_secs = 120\n\
+             [snapshots]\ndir = \"snapshots\"\nkeep_hours = 24\n",
+            models = root.join("models").display(),
+        ),
+    )?;
+    let edge = |sub: &str| {
+        let mut c = Command::new(bin("menwei-edge"));
+        c.arg(sub).arg("--config").arg(&edge_cfg);
+        c
+    };
+    run_ok(Command::new(bin("menwei-edge")).arg("check-config").arg(&edge_cfg), "checking the edge config", "")?;
+    run_ok(
+        edge("enroll")
+            .args(["--resident", "r-obama", "--household", "h-101", "--consent", "written form 2026-11-01"])
+            .arg(&scene.resident_photo),
+        "enrolling the resident's face",
+        "",
+    )?;
+    let child = edge("run").stdout(Stdio::null()).stderr(log("edge")?).spawn()?;
+    children.0.push(("menwei-edge", child));
+    wait_port(edge_http, "menwei-edge", children)?;
+
+    println!();
+    println!("  menwei demo: compound c-demo, gate north");
+    println!("  dashboard   {base}/   (user admin, password {password})");
+    println!("  camera      {}", if args.camera.is_some() { "the one given with --camera" } else { "the gate clip over RTSP" });
+    println!("  edge        {}  (/metrics on 127.0.0.1:{edge_http})", edge_cfg.display());
+    println!("  broker      {broker}");
+    println!("  logs        {}/*.log", dir.display());
+    println!("  Ctrl-C stops everything.");
+    println!();
+    println!("  events as they reach the broker:");
+
+    while !stop.load(Ordering::SeqCst) {
+        for (name, c) in &mut children.0 {
+            if let Ok(Some(s)) = c.try_wait() {
+                bail!("{name} exited ({s}); see {}/{name}.log", dir.display());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("demo: stopping");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_print_as_one_readable_line() {
+        let line = describe(
+            "menwei/v1/c-demo/events/access",
+            r#"{"seq":3,"kind":"access.granted","gate":"north","occurred_at":"2026-11-27T10:00:01.000Z",
+                "subject":{"type":"vehicle","plate":"川A019W2","match_kind":"exact"},"reason":"registered_vehicle"}"#
+                .as_bytes(),
+        );
+        assert_eq!(line, "10:00:01  c-demo  seq 3    access.granted             gate north  vehicle 川A019W2 (exact)  [registered_vehicle]");
+    }
+}
