@@ -527,6 +527,8 @@ fn write_profile(
                 "id": s.id().as_ref(),
                 "frames_in": s.frames().put_count(),
                 "frames_overwritten": s.frames().overwritten_count(),
+                "frames_decoded": s.stats().decoded_frames.load(Ordering::Relaxed),
+                "frames_skipped": s.stats().skipped_frames.load(Ordering::Relaxed),
                 "decode_ns": take(&s.stats().decode_samples_ns),
                 "convert_ns": take(&s.stats().convert_samples_ns),
             })
