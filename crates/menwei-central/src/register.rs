@@ -440,6 +440,52 @@ fn check_household(t: &mut Tx<'_>, h: &HouseholdIn) -> Result<Result<i64, Fields
     }
 }
 
+/// Adds a household, or updates the one with this ref (the CSV import).
+fn put_household(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<(), Fail> {
+    let Some(id) = t.one("SELECT id FROM households WHERE ref = $1", params![h.reference.as_str()])?.map(|r| r.int(0))
+    else {
+        return add_household(t, user, h).map(drop);
+    };
+    household(t, user, id)?; // the household as it is must be in scope
+    let unit = check_household(t, h)?.map_err(|f| Fail::Invalid(f.0))?;
+    let r = t
+        .one(
+            "SELECT b.grid_id, b.compound_id FROM units u JOIN buildings b ON b.id = u.building_id WHERE u.id = $1",
+            params![unit],
+        )?
+        .ok_or_else(|| Fail::NotFound("unit".into()))?;
+    if !user.scope.allows(Some(r.int(0)), Some(r.int(1))) {
+        return Err(Fail::Forbidden);
+    }
+    t.exec(
+        "UPDATE households SET unit_id = $2, room = $3, phone = $4 WHERE id = $1",
+        params![id, unit, h.room.as_str(), h.phone.as_deref()],
+    )?;
+    Ok(())
+}
+
+/// The CSV import's update of a registered resident: the household must be the registered one.
+fn update_resident_row(
+    t: &mut Tx<'_>,
+    user: &User,
+    reference: &str,
+    household: &str,
+    patch: ResidentPatch,
+    now_ms: i64,
+) -> Result<(), Fail> {
+    let current = resident(t, user, reference)?;
+    if current.household != household {
+        return Err(Fail::Invalid(vec![(
+            "household".into(),
+            format!(
+                "resident `{reference}` is registered in `{}`; moving a resident is not done by import",
+                current.household
+            ),
+        )]));
+    }
+    patch_resident(t, user, reference, &patch, now_ms).map(drop)
+}
+
 pub fn add_household(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<i64, Fail> {
     let unit = check_household(t, h)?.map_err(|f| Fail::Invalid(f.0))?;
     let r = t
@@ -1251,7 +1297,7 @@ pub fn import_csv(t: &mut Tx<'_>, user: &User, kind: CsvKind, text: &str, now_ms
         let get = |k: &str| header.iter().position(|h| h == k).map(|p| fields[p].trim().to_owned()).unwrap_or_default();
         let opt = |k: &str| Some(get(k)).filter(|s| !s.is_empty());
         let result = match kind {
-            CsvKind::Households => add_household(
+            CsvKind::Households => put_household(
                 t,
                 user,
                 &HouseholdIn {
@@ -1262,10 +1308,28 @@ pub fn import_csv(t: &mut Tx<'_>, user: &User, kind: CsvKind, text: &str, now_ms
                     room: get("room"),
                     phone: opt("phone"),
                 },
-            )
-            .map(drop),
+            ),
             CsvKind::Residents => match flag(&get("face_enabled")) {
                 None => Err(Fail::Invalid(vec![("face_enabled".into(), "must be 0/1, true/false or yes/no".into())])),
+                // A resident already registered is updated (an export imports back unchanged).
+                Some(face) if t.one("SELECT 1 FROM residents WHERE ref = $1", params![get("ref")])?.is_some() => {
+                    update_resident_row(
+                        t,
+                        user,
+                        &get("ref"),
+                        &get("household"),
+                        ResidentPatch {
+                            name: Some(get("name")),
+                            phone: Some(get("phone")),
+                            status: opt("status"),
+                            face_enabled: Some(face),
+                            consent_at: Some(get("consent_at")),
+                            consent_method: Some(get("consent_method")),
+                            guardian: Some(get("guardian")),
+                        },
+                        now_ms,
+                    )
+                }
                 Some(face) => add_resident(
                     t,
                     user,

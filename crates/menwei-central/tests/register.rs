@@ -37,8 +37,12 @@ fn a_csv_with_one_bad_row_is_reported_by_row_and_field_and_nothing_is_applied() 
     let (s, text) = call_text(&c.url("/api/import/households"), "POST", Some(&token), Some(households), "text/csv");
     assert_eq!(s, 400, "{text}");
     let b: Value = serde_json::from_str(&text).unwrap();
-    let rows: Vec<(i64, &str)> =
-        b["rows"].as_array().unwrap().iter().map(|r| (r["row"].as_i64().unwrap(), r["field"].as_str().unwrap())).collect();
+    let rows: Vec<(i64, &str)> = b["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["row"].as_i64().unwrap(), r["field"].as_str().unwrap()))
+        .collect();
     eprintln!("import refused: {}", b["rows"]);
     assert_eq!(rows, [(4, "unit"), (5, "phone")], "each bad row with its field");
     assert_eq!(count(&c, "SELECT COUNT(*) FROM households"), 0, "nothing half-applied");
@@ -54,12 +58,23 @@ fn a_csv_with_one_bad_row_is_reported_by_row_and_field_and_nothing_is_applied() 
     assert_eq!(call_text(&c.url("/api/import/residents"), "POST", Some(&token), Some(residents), "text/csv").0, 200);
     let (s, csv) = call_text(&c.url("/api/export/residents"), "GET", Some(&token), None, "");
     assert_eq!(s, 200);
-    assert!(csv.starts_with("ref,household,name,phone,status,face_enabled,consent_at,consent_method,guardian\n"), "{csv}");
+    assert!(
+        csv.starts_with("ref,household,name,phone,status,face_enabled,consent_at,consent_method,guardian\n"),
+        "{csv}"
+    );
     assert!(csv.contains("r-1,h-101,\"王, 芳\",,active,1,2026-11-01,written,\n"), "{csv}");
+    // An export imports back unchanged (rows that exist are updated, not refused).
+    let (_, households_csv) = call_text(&c.url("/api/export/households"), "GET", Some(&token), None, "");
+    for (kind, csv) in [("households", &households_csv), ("residents", &csv)] {
+        let (s, b) = call_text(&c.url(&format!("/api/import/{kind}")), "POST", Some(&token), Some(csv), "text/csv");
+        assert_eq!(s, 200, "re-importing the {kind} export: {b}");
+    }
+    assert_eq!(count(&c, "SELECT COUNT(*) FROM households"), 4);
     // A quote left open is reported at its row, not as a parse failure of the whole service.
-    let (s, b) = call(&c.url("/api/import/vehicles"), "POST", Some(&token), Some("plate,household\n\"冀G12345,h-101\n"));
+    let (s, b) =
+        call(&c.url("/api/import/vehicles"), "POST", Some(&token), Some("plate,household\n\"冀G12345,h-101\n"));
     assert_eq!((s, b["rows"][0]["row"].as_i64()), (400, Some(2)), "{b}");
-    assert_eq!(count(&c, "SELECT COUNT(*) FROM audit WHERE action = 'import' AND username = 'admin'"), 2);
+    assert_eq!(count(&c, "SELECT COUNT(*) FROM audit WHERE action = 'import' AND username = 'admin'"), 4);
 }
 
 #[test]
@@ -88,7 +103,10 @@ fn register_changes_reach_the_edge_in_order_and_an_erasure_waits_for_the_offline
     assert_eq!(batches[0]["residents"][0]["id"], "r-1");
     assert_eq!(batches[0]["residents"][0]["face_opt_out"], false);
     assert!(batches[0].to_string().find("王芳").is_none(), "no name goes to the edge: {}", batches[0]);
-    assert_eq!((batches[1]["version"].as_u64(), batches[1]["vehicles"][0]["plate"].as_str()), (Some(2), Some("冀G12345")));
+    assert_eq!(
+        (batches[1]["version"].as_u64(), batches[1]["vehicles"][0]["plate"].as_str()),
+        (Some(2), Some("冀G12345"))
+    );
     demo.publish("sync/applied", true, r#"{"version":2}"#.into());
     wait("c-demo up to date", Duration::from_secs(20), || {
         count(&c, "SELECT applied_version FROM edges WHERE compound = 'c-demo'") == 2
@@ -96,22 +114,20 @@ fn register_changes_reach_the_edge_in_order_and_an_erasure_waits_for_the_offline
 
     // r-1 was also seen at c-east's gate, whose edge then goes offline.
     let east = Edge::connect(mqtt.port, "c-east");
-    east.event(
-        1,
-        "access.denied",
-        "main",
-        r#"{"type":"resident","resident_ref":"r-1","household_ref":"h-101"}"#,
-    );
+    east.event(1, "access.denied", "main", r#"{"type":"resident","resident_ref":"r-1","household_ref":"h-101"}"#);
     wait("the event from c-east", Duration::from_secs(20), || count(&c, "SELECT COUNT(*) FROM events") == 1);
     east.vanish();
     wait("c-east offline", Duration::from_secs(20), || {
-        c.db().with(|t| t.one("SELECT status FROM edges WHERE compound = 'c-east'", &[])).unwrap().unwrap().text(0) == "offline"
+        c.db().with(|t| t.one("SELECT status FROM edges WHERE compound = 'c-east'", &[])).unwrap().unwrap().text(0)
+            == "offline"
     });
 
     // Erasure: both edges are instructed; c-demo confirms, c-east stays pending.
     let b = post("/api/residents/r-1/erase", "");
     let erasure = b["erasure"].as_i64().unwrap();
-    wait("the erase batch at c-demo", Duration::from_secs(30), || demo.received("/sync").iter().any(|s| s.contains("\"erase\":[\"r-1\"]")));
+    wait("the erase batch at c-demo", Duration::from_secs(30), || {
+        demo.received("/sync").iter().any(|s| s.contains("\"erase\":[\"r-1\"]"))
+    });
     let v = demo
         .received("/sync")
         .iter()
@@ -139,7 +155,9 @@ fn register_changes_reach_the_edge_in_order_and_an_erasure_waits_for_the_offline
 
     // c-east returns: it gets the instruction it missed, applies it and confirms.
     let east = Edge::connect(mqtt.port, "c-east");
-    wait("the erase batch at c-east", Duration::from_secs(30), || east.received("/sync").iter().any(|s| s.contains("\"r-1\"")));
+    wait("the erase batch at c-east", Duration::from_secs(30), || {
+        east.received("/sync").iter().any(|s| s.contains("\"r-1\""))
+    });
     let batch: Value = serde_json::from_str(east.received("/sync").last().unwrap()).unwrap();
     assert_eq!(batch["version"], 1);
     east.publish("sync/applied", true, r#"{"version":1}"#.into());
@@ -149,7 +167,9 @@ fn register_changes_reach_the_edge_in_order_and_an_erasure_waits_for_the_offline
 }
 
 /// A webhook receiver that answers 503 to the first `fail` requests, then 204; keeps the bodies.
-fn receiver(fail: usize) -> (u16, Arc<Mutex<Vec<(u16, String)>>>) {
+type Seen = Arc<Mutex<Vec<(u16, String)>>>;
+
+fn receiver(fail: usize) -> (u16, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
