@@ -99,8 +99,9 @@ impl Drop for Camera {
 
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// Streaming this long resets the backoff.
-const HEALTHY_AFTER: Duration = Duration::from_secs(30);
+/// Streaming this long resets the backoff: a stream that ran this long and ended (a camera's
+/// restart, a looping server) is retried at once, not after the backoff of earlier failures.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
 enum Outcome {
     Ended,

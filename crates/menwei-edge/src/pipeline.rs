@@ -189,41 +189,88 @@ impl FrameSource for SourceView {
     fn request_stop(&self) {}
 }
 
-/// Turns camera state changes into health events: offline (failed), stalled, and back online
-/// after either. Connecting and a first streaming are not events.
+/// How long a camera must stay failed before it is reported offline: a stream that ends and
+/// reconnects within this (a looping clip, a camera's own restart) is not an anomaly and opens
+/// no work order.
+pub const OFFLINE_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Turns camera state changes into health events: offline (failed for [`OFFLINE_GRACE`]),
+/// stalled, and back online after either. Connecting and a first streaming are not events.
 fn state_sink(cfg: &EdgeConfig, hooks: &Hooks) -> menwei_capture::StateSink {
     use menwei_core::event::{EventClass, Subject};
+    use std::collections::{HashMap, HashSet};
+    #[derive(Default)]
+    struct Trouble {
+        /// Reported offline or stalled: the next streaming is reported online.
+        reported: HashSet<String>,
+        /// Failed, not yet reported: the failure's number, so a timer knows it is still current.
+        pending: HashMap<String, u64>,
+        failures: u64,
+    }
     let events = hooks.events.clone();
     let states = hooks.camera_states.clone();
-    let gates: std::collections::HashMap<String, Option<String>> =
-        cfg.cameras.iter().map(|c| (c.capture.id.to_string(), c.gate.clone())).collect();
-    let troubled = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
+    let gates: Arc<HashMap<String, Option<String>>> =
+        Arc::new(cfg.cameras.iter().map(|c| (c.capture.id.to_string(), c.gate.clone())).collect());
+    let trouble = Arc::new(std::sync::Mutex::new(Trouble::default()));
+    let emit = {
+        let (events, gates) = (events.clone(), gates.clone());
+        move |id: &str, kind: &str, state: &str, detail: Option<String>| {
+            let Some(events) = &events else { return };
+            let draft = crate::events::Draft {
+                gate: gates.get(id).cloned().flatten(),
+                camera: Some(id.to_owned()),
+                subject: Some(Subject::Camera { state: state.to_owned(), detail }),
+                ..Default::default()
+            };
+            if let Err(e) = events.emit(EventClass::Health, kind, draft) {
+                warn!(camera = %id, "cannot commit a health event: {e}");
+            }
+        }
+    };
     Arc::new(move |id, state| {
         match state {
             CameraState::Failed { reason, retry_in } => warn!(camera = %id, %reason, ?retry_in, "camera failed"),
             other => info!(camera = %id, state = ?other, "camera state"),
         }
         states.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), state.name().to_owned());
-        let Some(events) = &events else { return };
-        let mut troubled = troubled.lock().unwrap_or_else(|e| e.into_inner());
-        let (kind, detail) = match state {
-            CameraState::Failed { reason, .. } if troubled.insert(id.to_string()) => {
-                ("health.camera_offline", Some(reason.clone()))
+        if events.is_none() {
+            return;
+        }
+        let mut t = trouble.lock().unwrap_or_else(|e| e.into_inner());
+        match state {
+            CameraState::Failed { reason, .. }
+                if !t.reported.contains(id.as_ref()) && !t.pending.contains_key(id.as_ref()) =>
+            {
+                t.failures += 1;
+                let n = t.failures;
+                t.pending.insert(id.to_string(), n);
+                let (trouble, emit, id, reason) = (trouble.clone(), emit.clone(), id.to_string(), reason.clone());
+                // Reported only if the camera has not streamed again by the end of the grace.
+                let _ = std::thread::Builder::new().name("offline-grace".into()).spawn(move || {
+                    std::thread::sleep(OFFLINE_GRACE);
+                    let mut t = trouble.lock().unwrap_or_else(|e| e.into_inner());
+                    if t.pending.get(&id) == Some(&n) {
+                        t.pending.remove(&id);
+                        t.reported.insert(id.clone());
+                        drop(t);
+                        emit(&id, "health.camera_offline", "failed", Some(reason));
+                    }
+                });
             }
-            CameraState::Stalled { after } if troubled.insert(id.to_string()) => {
-                ("health.camera_stalled", Some(format!("no frame for {after:?}")))
+            CameraState::Stalled { after } if t.reported.insert(id.to_string()) => {
+                t.pending.remove(id.as_ref());
+                drop(t);
+                emit(id.as_ref(), "health.camera_stalled", state.name(), Some(format!("no frame for {after:?}")));
             }
-            CameraState::Streaming if troubled.remove(id.as_ref()) => ("health.camera_online", None),
-            _ => return,
-        };
-        let draft = crate::events::Draft {
-            gate: gates.get(id.as_ref()).cloned().flatten(),
-            camera: Some(id.to_string()),
-            subject: Some(Subject::Camera { state: state.name().to_owned(), detail }),
-            ..Default::default()
-        };
-        if let Err(e) = events.emit(EventClass::Health, kind, draft) {
-            warn!(camera = %id, "cannot commit a health event: {e}");
+            CameraState::Streaming => {
+                // A failure shorter than the grace is forgotten; a reported one is over.
+                t.pending.remove(id.as_ref());
+                if t.reported.remove(id.as_ref()) {
+                    drop(t);
+                    emit(id.as_ref(), "health.camera_online", state.name(), None);
+                }
+            }
+            _ => {}
         }
     })
 }

@@ -56,10 +56,29 @@ fn camera_problems_reach_central_through_a_daemon_kill_and_the_outbox_stays_inta
     wait_until("/readyz to say ready", Duration::from_secs(60), || get(http, "/readyz").is_some_and(|r| r.0 == 200));
     assert_eq!(get(http, "/healthz").unwrap(), (200, "ok\n".to_owned()));
 
-    // The camera goes away: offline; it comes back: online. Twice, then it goes away once
-    // more and the daemon is killed.
     let count = |kind: &str| central.kinds().iter().filter(|k| *k == kind).count();
     let mut camera = Some(camera);
+    // A blip shorter than the offline grace (a stream that ends and comes straight back) is
+    // not reported: no offline event, no work order at central.
+    let reconnects = || {
+        get(http, "/metrics").and_then(|(_, b)| {
+            b.lines()
+                .find(|l| l.starts_with("menwei_capture_reconnects_total{camera=\"gate-cam\"}"))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        })
+    };
+    let before = reconnects().unwrap_or(0.0);
+    camera.take().unwrap().stop();
+    camera = Some(RtspServer::start(cam_port, &[Mount::test_pattern("/gate", 320, 240, 10, false)]).unwrap());
+    wait_until("the camera to reconnect after the blip", Duration::from_secs(30), || {
+        reconnects().is_some_and(|n| n > before)
+            && get(http, "/metrics")
+                .is_some_and(|(_, b)| b.contains("menwei_capture_state{camera=\"gate-cam\",state=\"streaming\"} 1"))
+    });
+    std::thread::sleep(menwei_edge::pipeline::OFFLINE_GRACE + Duration::from_secs(2));
+    assert_eq!(count("health.camera_offline"), 0, "a blip is not an outage: {:?}", central.kinds());
+    // The camera goes away: offline; it comes back: online. Twice, then it goes away once
+    // more and the daemon is killed.
     for round in 1..=2 {
         camera.take().unwrap().stop();
         wait_until("an offline event", Duration::from_secs(30), || count("health.camera_offline") >= round);
