@@ -34,7 +34,10 @@ impl Scene {
         let real = root.join("../shared/data/plates/easypr_gdts");
         let rendered = root.join("var/demo-plates");
         let (plates, plates_from) = if real.join(format!("{REGISTERED}.jpg")).is_file() {
-            (Some((real.join(format!("{REGISTERED}.jpg")), real.join(format!("{UNKNOWN}.jpg")))), "real photos (../shared/data)")
+            (
+                Some((real.join(format!("{REGISTERED}.jpg")), real.join(format!("{UNKNOWN}.jpg")))),
+                "real photos (../shared/data)",
+            )
         } else if rendered.join(format!("{REGISTERED}.png")).is_file() {
             (
                 Some((rendered.join(format!("{REGISTERED}.png")), rendered.join(format!("{UNKNOWN}.png")))),

@@ -97,7 +97,8 @@ fn wait_port(port: u16, what: &str, children: &mut Children) -> anyhow::Result<(
 }
 
 fn run_ok(cmd: &mut Command, what: &str, stdin: &str) -> anyhow::Result<String> {
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context(what.to_owned())?;
+    let mut child =
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().context(what.to_owned())?;
     child.stdin.take().context("stdin")?.write_all(stdin.as_bytes())?;
     let out = child.wait_with_output()?;
     if !out.status.success() {
@@ -211,7 +212,8 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             rt.block_on(async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
                 tokio::select! {
                     _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
@@ -236,7 +238,8 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
                 .into_iter()
                 .find(|p| Path::new(p).is_file())
                 .context("mosquitto is not installed: run scripts/setup")?;
-            let child = Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log("mosquitto")?).spawn()?;
+            let child =
+                Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log("mosquitto")?).spawn()?;
             children.0.push(("mosquitto", child));
             wait_port(port, "Mosquitto", children)?;
             ("127.0.0.1".to_owned(), port)
@@ -262,7 +265,11 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     };
     run_ok(central(&["structure"]).arg(root.join("config/district.example.toml")), "loading the district", "")?;
     let password = random_password();
-    run_ok(central(&["user"]).args(["add", "admin", "--role", "admin", "--password-stdin"]), "adding the admin", &password)?;
+    run_ok(
+        central(&["user"]).args(["add", "admin", "--role", "admin", "--password-stdin"]),
+        "adding the admin",
+        &password,
+    )?;
     let child = Command::new(bin("menwei-central"))
         .args(["run", "--config"])
         .arg(&central_cfg)
@@ -275,7 +282,12 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     let login = api(&base, None, "/api/login", &format!(r#"{{"username":"admin","password":"{password}"}}"#))?;
     let token = login["token"].as_str().context("no token")?.to_owned();
     let scene = menwei_demo::Scene::gate(&root);
-    api(&base, Some(&token), "/api/households", r#"{"ref":"h-101","compound":"c-demo","building":"1号楼","unit":"1单元","room":"101"}"#)?;
+    api(
+        &base,
+        Some(&token),
+        "/api/households",
+        r#"{"ref":"h-101","compound":"c-demo","building":"1号楼","unit":"1单元","room":"101"}"#,
+    )?;
     api(
         &base,
         Some(&token),
@@ -283,7 +295,12 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         r#"{"ref":"r-obama","household":"h-101","name":"演示住户","face_enabled":true,"consent_at":"2026-11-01","consent_method":"written"}"#,
     )?;
     if let Some(plate) = &scene.registered_plate {
-        api(&base, Some(&token), "/api/vehicles", &format!(r#"{{"plate":"{plate}","household":"h-101","color":"blue"}}"#))?;
+        api(
+            &base,
+            Some(&token),
+            "/api/vehicles",
+            &format!(r#"{{"plate":"{plate}","household":"h-101","color":"blue"}}"#),
+        )?;
     }
 
     // 3. The camera: the gate clip over RTSP, or the one given.
@@ -348,7 +365,10 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     println!();
     println!("  menwei demo: compound c-demo, gate north");
     println!("  dashboard   {base}/   (user admin, password {password})");
-    println!("  camera      {}", if args.camera.is_some() { "the one given with --camera" } else { "the gate clip over RTSP" });
+    println!(
+        "  camera      {}",
+        if args.camera.is_some() { "the one given with --camera" } else { "the gate clip over RTSP" }
+    );
     println!("  edge        {}  (/metrics on 127.0.0.1:{edge_http})", edge_cfg.display());
     println!("  broker      {broker}");
     println!("  logs        {}/*.log", dir.display());
@@ -380,6 +400,9 @@ mod tests {
                 "subject":{"type":"vehicle","plate":"川A019W2","match_kind":"exact"},"reason":"registered_vehicle"}"#
                 .as_bytes(),
         );
-        assert_eq!(line, "10:00:01  c-demo  seq 3    access.granted             gate north  vehicle 川A019W2 (exact)  [registered_vehicle]");
+        assert_eq!(
+            line,
+            "10:00:01  c-demo  seq 3    access.granted             gate north  vehicle 川A019W2 (exact)  [registered_vehicle]"
+        );
     }
 }
