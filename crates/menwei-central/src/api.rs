@@ -33,6 +33,10 @@ pub struct App {
     pub policy: Arc<OrderPolicy>,
     pub logins: RateLimit,
     pub stats: Arc<crate::ingest::IngestStats>,
+    /// See [`crate::config::CentralConfig::behind_proxy`].
+    pub behind_proxy: bool,
+    /// Seconds for one failed sign-in to be forgiven (for the 429's message).
+    pub login_refill_secs: f64,
 }
 
 pub fn now_ms() -> i64 {
@@ -232,7 +236,29 @@ fn serde_urlencoded_like(raw: &str) -> Result<ListQuery, ApiError> {
 
 // --- handlers -----------------------------------------------------------------------------------
 
-async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, bytes: Bytes) -> ApiResult {
+/// The client's address: the TCP peer, or behind the proxy the last `X-Forwarded-For` hop
+/// (the one the proxy added; earlier ones are the client's to forge).
+fn client_ip(app: &App, peer: SocketAddr, headers: &HeaderMap) -> String {
+    if app.behind_proxy
+        && let Some(last) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+    {
+        return last.to_owned();
+    }
+    peer.ip().to_string()
+}
+
+async fn login(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct In {
@@ -252,11 +278,15 @@ async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
     if !bad.is_empty() {
         return Err(ApiError::fields(&bad));
     }
-    let (user_key, ip_key) = (format!("u:{}", input.username), format!("ip:{}", peer.ip()));
+    let (user_key, ip_key) = (format!("u:{}", input.username), format!("ip:{}", client_ip(&app, peer, &headers)));
     if !app.logins.allowed(&[&user_key, &ip_key]) {
         let name = input.username.clone();
         app.db.call(move |t| auth::audit(t, now_ms(), &name, "login_limited", "session", None)).await?;
-        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too many sign-in attempts: wait a minute"));
+        let wait = app.login_refill_secs.ceil() as u64;
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("too many failed sign-ins: try again in {wait} s"),
+        ));
     }
     let name = input.username.clone();
     let result = app
@@ -278,8 +308,9 @@ async fn login(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
     match result {
         Login::Ok { token, user } => {
             let cookie = format!(
-                "menwei_session={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                auth::SESSION_MS / 1000
+                "menwei_session={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+                auth::SESSION_MS / 1000,
+                if app.behind_proxy { "; Secure" } else { "" }
             );
             let body = json!({ "token": token, "user": me_json(&user) });
             Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
@@ -863,7 +894,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
         &[],
         f64::from(u8::from(s.connected.load(Ordering::Relaxed))),
     );
-    if let Ok((open, pending_webhooks)) = app
+    if let Ok((open, pending_webhooks, failed_webhooks)) = app
         .db
         .call(|t| {
             Ok::<_, DbError>((
@@ -872,6 +903,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
                     "SELECT COUNT(*) FROM webhook_deliveries WHERE delivered_ms IS NULL AND failed_ms IS NULL",
                     params![],
                 )?,
+                t.int("SELECT COUNT(*) FROM webhook_deliveries WHERE failed_ms IS NOT NULL", params![])?,
             ))
         })
         .await
@@ -883,6 +915,13 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
             "Webhook deliveries waiting or retrying.",
             &[],
             pending_webhooks as f64,
+        );
+        m.sample(
+            "menwei_central_webhook_failed_deliveries",
+            Kind::Gauge,
+            "Webhook deliveries given up after webhook_max_attempts.",
+            &[],
+            failed_webhooks as f64,
         );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.finish()).into_response()

@@ -194,11 +194,23 @@ pub fn add_user(
          RETURNING id",
         params![username, hash_password(password), role.name(), company_id],
     )?;
+    // A replaced user signs in again with the new password and role.
+    t.exec("DELETE FROM sessions WHERE user_id = $1", params![id])?;
     t.exec("DELETE FROM user_grids WHERE user_id = $1", params![id])?;
     for g in grid_ids {
         t.exec("INSERT INTO user_grids (user_id, grid_id) VALUES ($1, $2)", params![id, g])?;
     }
     Ok(Ok(id))
+}
+
+/// Disables (ending every session) or re-enables a user; false if there is no such user.
+pub fn set_disabled(t: &mut Tx<'_>, username: &str, disabled: bool) -> Result<bool, DbError> {
+    let n = t.exec("UPDATE users SET disabled = $2 WHERE username = $1", params![username, disabled])?;
+    t.exec(
+        "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE username = $1 AND disabled = 1)",
+        params![username],
+    )?;
+    Ok(n == 1)
 }
 
 fn load_user(t: &mut Tx<'_>, id: i64) -> Result<Option<User>, DbError> {

@@ -47,6 +47,7 @@ pub mod raw {
     #[serde(deny_unknown_fields)]
     pub struct Http {
         pub listen: Option<String>,
+        pub behind_proxy: Option<bool>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -87,6 +88,9 @@ pub struct CentralConfig {
     pub log_format: LogFormat,
     pub log_filter: String,
     pub listen: SocketAddr,
+    /// Behind a TLS-terminating reverse proxy: the client address for the login limit is the
+    /// last `X-Forwarded-For` entry, and the session cookie is marked `Secure`.
+    pub behind_proxy: bool,
     pub database: DatabaseUrl,
     pub broker_url: String,
     pub client_id: String,
@@ -188,6 +192,7 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
         log_format,
         log_filter,
         listen,
+        behind_proxy: raw.http.behind_proxy.unwrap_or(false),
         database,
         broker_url,
         client_id,

@@ -120,6 +120,10 @@ pub async fn run(
                             let stored = db.call(move |t| crate::store::ingest(t, &c, &body, now_ms(), &pol)).await;
                             match stored {
                                 Ok(s) => {
+                                    if let Some(reason) = &s.invalid {
+                                        warn!(%compound, "stored an invalid event as a placeholder: {reason}");
+                                        stats.rejected.fetch_add(1, Ordering::Relaxed);
+                                    }
                                     let counter = if s.new { &stats.stored } else { &stats.duplicates };
                                     counter.fetch_add(1, Ordering::Relaxed);
                                     if s.advanced || !s.new {

@@ -61,6 +61,10 @@ enum UserAction {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Disables a user and ends their sessions.
+    Disable { username: String },
+    /// Enables a disabled user again.
+    Enable { username: String },
 }
 
 fn open_db(cfg: &CentralConfig) -> anyhow::Result<Db> {
@@ -110,6 +114,8 @@ fn run(path: &Path) -> anyhow::Result<()> {
         policy: Arc::new(cfg.orders.clone()),
         logins: menwei_central::auth::RateLimit::new(cfg.login_burst, cfg.login_refill_secs),
         stats: stats.clone(),
+        behind_proxy: cfg.behind_proxy,
+        login_refill_secs: cfg.login_refill_secs,
     });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async {
@@ -183,6 +189,15 @@ fn user_add(config: &Path, username: &str, role: &str, grids: &[String], company
     Ok(())
 }
 
+fn user_disabled(config: &Path, username: &str, disabled: bool) -> anyhow::Result<()> {
+    let cfg = menwei_central::config::load(config)?;
+    let db = open_db(&cfg)?;
+    let found = db.tx(|t| menwei_central::auth::set_disabled(t, username, disabled))?;
+    anyhow::ensure!(found, "no user named {username}");
+    println!("user {username} {}", if disabled { "disabled; their sessions ended" } else { "enabled" });
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run { config } => run(&config),
@@ -202,6 +217,8 @@ fn main() -> ExitCode {
         Command::User { config, action: UserAction::Add { username, role, grids, company, password_stdin: _ } } => {
             user_add(&config, &username, &role, &grids, company.as_deref())
         }
+        Command::User { config, action: UserAction::Disable { username } } => user_disabled(&config, &username, true),
+        Command::User { config, action: UserAction::Enable { username } } => user_disabled(&config, &username, false),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -733,8 +733,7 @@ pub fn erase_resident(t: &mut Tx<'_>, user: &User, reference: &str, now_ms: i64)
     }
     let home = place_of(t, &r.household)?.ok_or_else(|| Fail::NotFound("household".into()))?;
     let mut compounds = vec![home.compound.clone()];
-    let pattern = format!("%\"resident_ref\":\"{reference}\"%");
-    for row in t.query("SELECT DISTINCT compound FROM events WHERE payload LIKE $1", params![pattern])? {
+    for row in t.query("SELECT DISTINCT compound FROM events WHERE resident_ref = $1", params![reference])? {
         if !compounds.contains(&row.text(0)) {
             compounds.push(row.text(0));
         }
@@ -872,11 +871,23 @@ pub fn put_vehicle(t: &mut Tx<'_>, user: &User, v: &VehicleIn, now_ms: i64) -> R
     if !user.scope.allows(Some(place.grid_id), Some(place.compound_id)) {
         return Err(Fail::Forbidden);
     }
-    // Moving a plate between households needs the old one in scope too.
-    if let Some(old) = t.one(&format!("{VEHICLES} WHERE v.plate = $1"), params![plate.as_str()])?
+    // Moving a plate between households needs the old one in scope too; moving it to another
+    // compound removes it from the old compound's edge.
+    let old = t.one(&format!("{VEHICLES} WHERE v.plate = $1"), params![plate.as_str()])?;
+    if let Some(old) = &old
         && !user.scope.allows(old.opt_int(4), old.opt_int(5))
     {
         return Err(Fail::Forbidden);
+    }
+    if let Some(old_place) = old.map(|o| o.text(1)).map(|h| place_of(t, &h)).transpose()?.flatten()
+        && old_place.compound != place.compound
+    {
+        queue(
+            t,
+            &old_place.compound,
+            SyncBatch { remove_vehicles: vec![plate.clone()], ..Default::default() },
+            now_ms,
+        )?;
     }
     t.exec(
         "INSERT INTO vehicles (plate, household_id, color, blocked) VALUES ($1, $2, $3, $4)
@@ -896,9 +907,30 @@ pub fn delete_vehicle(t: &mut Tx<'_>, user: &User, plate_text: &str, now_ms: i64
     if !user.scope.allows(r.opt_int(4), r.opt_int(5)) {
         return Err(Fail::Forbidden);
     }
-    let compound = place_of(t, &r.text(1))?.map(|x| x.compound).unwrap_or_default();
+    let place = place_of(t, &r.text(1))?.ok_or_else(|| Fail::NotFound("household".into()))?;
     t.exec("DELETE FROM vehicles WHERE plate = $1", params![p.as_str()])?;
-    queue(t, &compound, SyncBatch { remove_vehicles: vec![p], ..Default::default() }, now_ms)?;
+    // A visitor pass for the same plate that is still current stays in force at the gate.
+    let pass = t.one(
+        "SELECT h.ref, p.valid_from_ms, p.valid_until_ms FROM passes p JOIN households h ON h.id = p.household_id
+         WHERE p.plate = $1 AND p.compound_id = $2 AND p.revoked_ms IS NULL AND p.valid_until_ms > $3
+         ORDER BY p.valid_until_ms DESC LIMIT 1",
+        params![p.as_str(), place.compound_id, now_ms],
+    )?;
+    let batch = match pass {
+        Some(v) => SyncBatch {
+            vehicles: vec![VehicleEntry {
+                plate: p,
+                color: None,
+                household: Some(v.text(0)),
+                kind: VehicleKind::Visitor,
+                valid_from_ms: Some(v.int(1)),
+                valid_until_ms: Some(v.int(2)),
+            }],
+            ..Default::default()
+        },
+        None => SyncBatch { remove_vehicles: vec![p], ..Default::default() },
+    };
+    queue(t, &place.compound, batch, now_ms)?;
     Ok(())
 }
 
@@ -1419,5 +1451,60 @@ mod tests {
         assert_eq!(parse_csv("a\nb\"c\n").unwrap_err(), (2, "a quote inside an unquoted field".into()));
         let line = csv_line(&["x, y".into(), "q\"".into(), "plain".into()]);
         assert_eq!(parse_csv(&line).unwrap(), vec![vec!["x, y", "q\"", "plain"]]);
+    }
+
+    #[test]
+    fn moving_a_vehicle_tells_both_edges_and_a_current_pass_outlives_the_vehicle() {
+        use crate::auth::Role;
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open_sqlite(&dir.path().join("c.db")).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/district.example.toml");
+        let file: structure::File = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let admin = User { id: 0, username: "t".into(), role: Role::Admin, scope: Scope::all() };
+        let now = 1_000_000;
+        let home = |r: &str, c: &str, b: &str| HouseholdIn {
+            reference: r.into(),
+            compound: c.into(),
+            building: b.into(),
+            unit: "1单元".into(),
+            room: "1".into(),
+            phone: None,
+        };
+        db.tx(|t| {
+            structure::apply(t, &file)?;
+            add_household(t, &admin, &home("h-101", "c-demo", "1号楼"))?;
+            add_household(t, &admin, &home("h-e1", "c-east", "A座"))?;
+            let car =
+                |h: &str| VehicleIn { plate: "冀G12345".into(), household: h.into(), color: None, blocked: false };
+            put_vehicle(t, &admin, &car("h-101"), now)?;
+            put_vehicle(t, &admin, &car("h-e1"), now)?;
+            let batch = |t: &mut Tx<'_>, c: &str| -> serde_json::Value {
+                let r = t
+                    .one("SELECT body FROM sync_batches WHERE compound = $1 ORDER BY version DESC LIMIT 1", params![c])
+                    .unwrap()
+                    .expect("a batch");
+                serde_json::from_str(&r.text(0)).unwrap()
+            };
+            assert_eq!(batch(t, "c-demo")["remove_vehicles"][0], "冀G12345", "the old compound's edge forgets it");
+            assert_eq!(batch(t, "c-east")["vehicles"][0]["kind"], "resident");
+            let pass = PassIn {
+                compound: "c-east".into(),
+                household: "h-e1".into(),
+                kind: "plate".into(),
+                plate: Some("冀G12345".into()),
+                visitor: "亲戚".into(),
+                valid_from_ms: None,
+                valid_until_ms: Some(now + 3_600_000),
+            };
+            issue_pass(t, &admin, &pass, now)?;
+            delete_vehicle(t, &admin, "冀G12345", now)?;
+            let b = batch(t, "c-east");
+            assert_eq!(
+                (b["vehicles"][0]["kind"].as_str(), b["remove_vehicles"].as_array().map(Vec::len)),
+                (Some("visitor"), Some(0))
+            );
+            Ok::<_, Fail>(())
+        })
+        .unwrap();
     }
 }

@@ -17,6 +17,7 @@ CREATE TABLE events (
     gate        TEXT,
     grid_id     BIGINT,
     entry_kind  TEXT,
+    resident_ref TEXT,
     occurred_at TEXT,
     payload     TEXT    NOT NULL,
     received_ms BIGINT  NOT NULL,
@@ -25,6 +26,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_kind ON events (compound, kind);
 CREATE INDEX events_grid ON events (grid_id, id);
+CREATE INDEX events_resident ON events (resident_ref);
 CREATE TABLE edges (
     compound         TEXT PRIMARY KEY,
     contiguous_seq   BIGINT NOT NULL DEFAULT 0,

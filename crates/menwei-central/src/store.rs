@@ -22,7 +22,7 @@ pub enum StoreError {
 }
 
 /// What storing an event did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Stored {
     /// False when `(compound, seq)` was already stored: counted, not applied again.
     pub new: bool,
@@ -34,6 +34,9 @@ pub struct Stored {
     pub highest: u64,
     /// The row id of the stored event (0 for a duplicate).
     pub id: i64,
+    /// Why the event was stored as `invalid` (its sequence number kept, so the compound's
+    /// sequence has no gap and the edge is not asked to resend it for ever).
+    pub invalid: Option<String>,
 }
 
 /// Who an access event was about, for the entries-per-hour chart.
@@ -60,8 +63,10 @@ pub fn ingest(
     let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| bad(format!("not JSON: {e}")))?;
     let seq =
         v["seq"].as_u64().filter(|s| *s > 0 && *s < i64::MAX as u64).ok_or_else(|| bad("no positive `seq`".into()))?;
-    let kind = v["kind"].as_str().filter(|k| !k.is_empty()).ok_or_else(|| bad("no `kind`".into()))?;
-    let class = v["class"].as_str().unwrap_or("");
+    let (kind, class, invalid) = match v["kind"].as_str().filter(|k| !k.is_empty() && k.contains('.')) {
+        Some(k) => (k, v["class"].as_str().unwrap_or(""), None),
+        None => ("invalid", "invalid", Some("no `kind` of the form class.what".to_owned())),
+    };
     let gate = v["gate"].as_str();
     let reason = v["reason"].as_str();
 
@@ -85,8 +90,9 @@ pub fn ingest(
         None => None,
     };
     let inserted = t.one(
-        "INSERT INTO events (compound, seq, event_id, kind, class, gate, grid_id, entry_kind, occurred_at, payload, received_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (compound, seq) DO NOTHING RETURNING id",
+        "INSERT INTO events (compound, seq, event_id, kind, class, gate, grid_id, entry_kind, occurred_at, payload, received_ms,
+             resident_ref)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (compound, seq) DO NOTHING RETURNING id",
         params![
             compound,
             seq,
@@ -98,7 +104,8 @@ pub fn ingest(
             entry_kind(kind, reason),
             v["occurred_at"].as_str(),
             String::from_utf8_lossy(payload).into_owned(),
-            now_ms
+            now_ms,
+            v["subject"]["resident_ref"].as_str()
         ],
     )?;
     let id = inserted.as_ref().map_or(0, |r| r.int(0));
@@ -117,7 +124,7 @@ pub fn ingest(
         "UPDATE edges SET contiguous_seq = $2, highest_seq = $3 WHERE compound = $1",
         params![compound, contiguous, highest],
     )?;
-    Ok(Stored { new: inserted.is_some(), contiguous, advanced: contiguous > before, highest, id })
+    Ok(Stored { new: inserted.is_some(), contiguous, advanced: contiguous > before, highest, id, invalid })
 }
 
 /// Records an edge's retained status (`online` / `offline`) or heartbeat.
@@ -186,10 +193,13 @@ mod tests {
         // Another compound has its own sequence.
         assert_eq!(put("c-2", &ev(1)).unwrap().contiguous, 1);
         assert!(matches!(put("c-1", b"nope"), Err(StoreError::Event { .. })));
+        // A sequenced event that is malformed otherwise keeps its place: no gap.
+        let odd = put("c-1", b"{\"seq\":4,\"kind\":\"\"}").unwrap();
+        assert_eq!((odd.contiguous, odd.invalid.is_some()), (4, true));
         drop(db);
         // Reopening migrates nothing twice and keeps the counts.
         let db = Db::open_sqlite(&dir.path().join("central.db")).unwrap();
-        assert_eq!(counts(&db, "c-1").unwrap(), (3, 1));
+        assert_eq!(counts(&db, "c-1").unwrap(), (4, 1));
     }
 
     #[test]

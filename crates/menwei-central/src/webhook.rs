@@ -3,8 +3,10 @@
 //! 10 s, 20 s ... up to 10 minutes apart) until the receiver answers 2xx or `max_attempts` is
 //! reached, when the delivery is marked failed and stays visible in the table and metrics.
 //!
-//! Several instances share the table: a delivery is claimed by moving its `next_ms` forward in
-//! a transaction before it is sent, so two instances do not send it at the same moment.
+//! Several instances share the table: a delivery is claimed by moving its `next_ms` past the
+//! send's timeout with a conditional update before it is sent, so two instances never send it
+//! at the same moment. Deliveries given up on stay in the table (`failed_ms`) and are counted
+//! by `menwei_central_webhook_failed_deliveries`.
 
 use std::time::Duration;
 
@@ -32,21 +34,28 @@ fn backoff_ms(first: i64, attempts: i64) -> i64 {
     (first << attempts.clamp(0, 16)).min(600_000)
 }
 
-/// Claims the deliveries that are due (at most 20), pushing their next attempt out.
-fn claim(db: &Db, now_ms: i64, first_retry_ms: i64) -> Result<Vec<(i64, String, String, i64)>, DbError> {
-    db.tx(|t| {
-        let due = t.query(
-            "SELECT id, url, body, attempts FROM webhook_deliveries
-             WHERE delivered_ms IS NULL AND failed_ms IS NULL AND next_ms <= $1 ORDER BY id LIMIT 20",
-            params![now_ms],
-        )?;
-        for r in &due {
-            t.exec(
-                "UPDATE webhook_deliveries SET next_ms = $2 WHERE id = $1",
-                params![r.int(0), now_ms + backoff_ms(first_retry_ms, r.int(3))],
+/// Claims the oldest due delivery. Its `next_ms` is moved past the send's timeout by a
+/// conditional update (`... AND next_ms = <the value read>`), so of several instances exactly
+/// one gets it, on both engines; a crash mid-send leaves it to be retried after that lease.
+fn claim_one(db: &Db, now_ms: i64, lease_ms: i64) -> Result<Option<(i64, String, String, i64)>, DbError> {
+    db.with(|t| {
+        loop {
+            let Some(r) = t.one(
+                "SELECT id, url, body, attempts, next_ms FROM webhook_deliveries
+                 WHERE delivered_ms IS NULL AND failed_ms IS NULL AND next_ms <= $1 ORDER BY next_ms, id LIMIT 1",
+                params![now_ms],
+            )?
+            else {
+                return Ok(None);
+            };
+            let taken = t.exec(
+                "UPDATE webhook_deliveries SET next_ms = $2 WHERE id = $1 AND next_ms = $3",
+                params![r.int(0), now_ms + lease_ms, r.int(4)],
             )?;
+            if taken == 1 {
+                return Ok(Some((r.int(0), r.text(1), r.text(2), r.int(3))));
+            }
         }
-        Ok(due.iter().map(|r| (r.int(0), r.text(1), r.text(2), r.int(3))).collect())
     })
 }
 
@@ -73,8 +82,11 @@ pub async fn run(db: Db, cfg: WebhookConfig, mut stop: watch::Receiver<bool>) {
         }
         let now = crate::api::now_ms();
         let (db2, agent2, max, first) = (db.clone(), agent.clone(), cfg.max_attempts, cfg.first_retry_ms);
+        let lease_ms = cfg.timeout.as_millis() as i64 + 5_000;
         let done = tokio::task::spawn_blocking(move || -> Result<(), DbError> {
-            for (id, url, body, attempts) in claim(&db2, now, first)? {
+            // At most 20 a tick, one claimed at a time.
+            for _ in 0..20 {
+                let Some((id, url, body, attempts)) = claim_one(&db2, now, lease_ms)? else { break };
                 let result = send(&agent2, &url, &body);
                 let attempts = attempts + 1;
                 db2.with(|t| {
@@ -87,9 +99,11 @@ pub async fn run(db: Db, cfg: WebhookConfig, mut stop: watch::Receiver<bool>) {
                         }
                         Err(e) => {
                             let failed = (attempts >= max).then(crate::api::now_ms);
+                            let next = crate::api::now_ms() + backoff_ms(first, attempts - 1);
                             t.exec(
-                                "UPDATE webhook_deliveries SET attempts = $2, last_error = $3, failed_ms = $4 WHERE id = $1",
-                                params![id, attempts, e.as_str(), failed],
+                                "UPDATE webhook_deliveries SET attempts = $2, last_error = $3, failed_ms = $4, next_ms = $5
+                                 WHERE id = $1",
+                                params![id, attempts, e.as_str(), failed, next],
                             )?;
                         }
                     }
