@@ -958,7 +958,7 @@ impl Alone {
                 }
                 if let Some(l) = lpr.as_mut() {
                     let t0 = cpu();
-                    let plates = l.detect(view).unwrap();
+                    let plates = l.detect_in(view, (W, H)).unwrap();
                     d.push(ms(t0));
                     let t0 = cpu();
                     for p in &plates {

@@ -462,7 +462,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             let t = Instant::now();
             let mut faces = match region.and_then(|r| view.crop(r).map(|v| (r, v))) {
                 Some((r, crop)) => {
-                    let mut faces = detector.detect(crop)?;
+                    let mut faces = detector.detect_in(crop, (fw, fh))?;
                     shift_faces(&mut faces, r);
                     faces
                 }

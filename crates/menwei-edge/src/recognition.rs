@@ -310,7 +310,7 @@ impl Recogniser {
         let Some(lpr) = self.lpr.as_mut() else { return Ok(()) };
         let mut detections = match region.and_then(|r| frame.crop(r).map(|v| (r, v))) {
             Some((r, crop)) => {
-                let mut d = lpr.detect(crop)?;
+                let mut d = lpr.detect_in(crop, (frame.width(), frame.height()))?;
                 let (dx, dy) = (r.x as f32, r.y as f32);
                 for det in &mut d {
                     det.bbox = det.bbox.translate(dx, dy);

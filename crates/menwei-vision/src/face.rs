@@ -84,7 +84,14 @@ impl ScrfdDetector {
 
     /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
-        let (w, h) = self.input_size(frame.width(), frame.height());
+        self.detect_in(frame, (frame.width(), frame.height()))
+    }
+
+    /// Detects faces in `frame`, a part of a `whole.0` x `whole.1` picture, at the scale the
+    /// whole picture would be detected at: a small part costs in proportion to its size, and
+    /// finds what the whole picture would. Boxes are in `frame` pixels.
+    pub fn detect_in(&mut self, frame: RgbView<'_>, whole: (u32, u32)) -> Result<Vec<FaceDetection>, VisionError> {
+        let (w, h) = fit_part(frame.width(), frame.height(), whole, self.cfg.input_w, self.cfg.input_h);
         let lb = {
             let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
             self.resizer.letterbox(frame, w, h, &NORM, &mut self.tensor)
@@ -191,7 +198,12 @@ impl CenterFaceDetector {
 
     /// Detects faces; boxes and landmarks are in `frame` pixels, best score first.
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<FaceDetection>, VisionError> {
-        let (w, h) = fit_input(frame.width(), frame.height(), self.cfg.input_w, self.cfg.input_h);
+        self.detect_in(frame, (frame.width(), frame.height()))
+    }
+
+    /// As [`ScrfdDetector::detect_in`].
+    pub fn detect_in(&mut self, frame: RgbView<'_>, whole: (u32, u32)) -> Result<Vec<FaceDetection>, VisionError> {
+        let (w, h) = fit_part(frame.width(), frame.height(), whole, self.cfg.input_w, self.cfg.input_h);
         let lb = {
             let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
             self.resizer.letterbox(frame, w, h, &CENTERFACE_NORM, &mut self.tensor)
@@ -252,9 +264,15 @@ fn check_input(model: &str, w: u32, h: u32) -> Result<(), VisionError> {
 /// The model input for a frame of `fw` x `fh`: scaled down to fit `max_w` x `max_h` (never up),
 /// each side rounded up to a multiple of 32.
 fn fit_input(fw: u32, fh: u32, max_w: u32, max_h: u32) -> (u32, u32) {
-    let scale = (max_w as f32 / fw as f32).min(max_h as f32 / fh as f32).min(1.0);
+    fit_part(fw, fh, (fw, fh), max_w, max_h)
+}
+
+/// The model input for a `pw` x `ph` part of a `whole` picture: the part at the scale that fits
+/// the whole picture into `max_w` x `max_h` (never up), each side rounded up to 32.
+fn fit_part(pw: u32, ph: u32, whole: (u32, u32), max_w: u32, max_h: u32) -> (u32, u32) {
+    let scale = (max_w as f32 / whole.0.max(1) as f32).min(max_h as f32 / whole.1.max(1) as f32).min(1.0);
     let round = |v: u32, max: u32| ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max);
-    (round(fw, max_w), round(fh, max_h))
+    (round(pw, max_w), round(ph, max_h))
 }
 
 /// The configured face detector.
@@ -295,5 +313,30 @@ impl FaceDetector {
             FaceDetector::Scrfd(d) => d.detect(frame),
             FaceDetector::CenterFace(d) => d.detect(frame),
         }
+    }
+
+    /// Detects faces in a part of a `whole` picture, at the whole picture's scale (see
+    /// [`ScrfdDetector::detect_in`]).
+    pub fn detect_in(&mut self, part: RgbView<'_>, whole: (u32, u32)) -> Result<Vec<FaceDetection>, VisionError> {
+        match self {
+            FaceDetector::Scrfd(d) => d.detect_in(part, whole),
+            FaceDetector::CenterFace(d) => d.detect_in(part, whole),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_part_is_fitted_at_the_whole_pictures_scale() {
+        // 1280x720 fits 640x640 at 0.5: 640x360, rounded up to 640x384.
+        assert_eq!(fit_input(1280, 720, 640, 640), (640, 384));
+        // Its left half at the same scale, not blown up to fill the input.
+        assert_eq!(fit_part(640, 720, (1280, 720), 640, 640), (320, 384));
+        assert_eq!(fit_part(100, 50, (1280, 720), 640, 640), (64, 32));
+        // Small pictures are never scaled up.
+        assert_eq!(fit_input(176, 144, 640, 640), (192, 160));
     }
 }

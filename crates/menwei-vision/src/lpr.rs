@@ -155,9 +155,14 @@ impl Lpr {
         self.readers.iter().map(PlateReader::name)
     }
 
-    /// Detects plates in `frame` without reading them (see [`Lpr::read_quad`]).
-    pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<crate::plate::PlateDetection>, VisionError> {
-        self.detector.detect(frame)
+    /// Detects plates in `part`, a part of a `whole` picture, at the whole picture's scale,
+    /// without reading them (see [`Lpr::read_quad`]). Boxes are in `part` pixels.
+    pub fn detect_in(
+        &mut self,
+        part: RgbView<'_>,
+        whole: (u32, u32),
+    ) -> Result<Vec<crate::plate::PlateDetection>, VisionError> {
+        self.detector.detect_in(part, whole)
     }
 
     /// Detects plates in `frame` and reads each one.

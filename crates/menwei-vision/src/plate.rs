@@ -147,16 +147,29 @@ impl PlateDetector {
 
     /// The model input used for a frame of `fw` x `fh`.
     pub fn input_size(&self, fw: u32, fh: u32) -> (u32, u32) {
+        self.part_input_size(fw, fh, (fw, fh))
+    }
+
+    /// The model input for a `pw` x `ph` part of a `whole` picture: the part at the whole
+    /// picture's scale.
+    pub fn part_input_size(&self, pw: u32, ph: u32, whole: (u32, u32)) -> (u32, u32) {
         let max = self.cfg.max_side;
-        let scale = (max as f32 / fw.max(fh) as f32).min(self.cfg.max_upscale.max(1.0));
+        let scale = (max as f32 / whole.0.max(whole.1).max(1) as f32).min(self.cfg.max_upscale.max(1.0));
         let round = |v: u32| ((((v as f32 * scale).round() as u32).max(1)).div_ceil(32) * 32).min(max);
-        (round(fw), round(fh))
+        (round(pw), round(ph))
     }
 
     /// Detects plates; boxes and corners are in `frame` pixels, best score first.
     pub fn detect(&mut self, frame: RgbView<'_>) -> Result<Vec<PlateDetection>, VisionError> {
+        self.detect_in(frame, (frame.width(), frame.height()))
+    }
+
+    /// Detects plates in `frame`, a part of a `whole` picture, at the scale the whole picture
+    /// would be detected at, so that a small part costs in proportion to its size. Boxes and
+    /// corners are in `frame` pixels.
+    pub fn detect_in(&mut self, frame: RgbView<'_>, whole: (u32, u32)) -> Result<Vec<PlateDetection>, VisionError> {
         const MODEL: &str = "clp_det";
-        let (w, h) = self.input_size(frame.width(), frame.height());
+        let (w, h) = self.part_input_size(frame.width(), frame.height(), whole);
         let lb = {
             let _s = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
             self.resizer.letterbox(frame, w, h, &DET_NORM, &mut self.tensor)
