@@ -62,6 +62,11 @@ pub mod raw {
         pub url: Option<String>,
         pub client_id: Option<String>,
         pub share_group: Option<String>,
+        pub username: Option<String>,
+        pub password: Option<String>,
+        pub ca_file: Option<PathBuf>,
+        pub cert_file: Option<PathBuf>,
+        pub key_file: Option<PathBuf>,
     }
 }
 
@@ -92,7 +97,8 @@ pub struct CentralConfig {
     /// last `X-Forwarded-For` entry, and the session cookie is marked `Secure`.
     pub behind_proxy: bool,
     pub database: DatabaseUrl,
-    pub broker_url: String,
+    /// The broker: host, port, credentials, TLS files.
+    pub broker: menwei_mqtt::Endpoint,
     pub client_id: String,
     pub share_group: String,
     pub orders: crate::orders::OrderPolicy,
@@ -146,10 +152,22 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
             }
         }
     };
-    let broker_url = raw.broker.url.unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
-    if !(broker_url.starts_with("mqtt://") || broker_url.starts_with("mqtts://")) {
-        add("broker.url", "must start with mqtt:// or mqtts://".into());
-    }
+    let broker_url = raw.broker.url.clone().unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
+    let resolve = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
+    let broker = menwei_mqtt::endpoint(
+        menwei_mqtt::BrokerKeys {
+            url: &broker_url,
+            username: raw.broker.username.as_deref(),
+            password: raw.broker.password.as_deref(),
+            ca_file: raw.broker.ca_file.as_deref(),
+            cert_file: raw.broker.cert_file.as_deref(),
+            key_file: raw.broker.key_file.as_deref(),
+        },
+        &resolve,
+        &mut issues,
+    )
+    .unwrap_or_else(|| menwei_mqtt::Endpoint::plain("127.0.0.1", 1883));
+    let mut add = |key: &str, message: String| issues.add(key, message);
     let client_id = raw.broker.client_id.unwrap_or_else(|| "menwei-central-1".into());
     if !safe_id(&client_id) {
         add("broker.client_id", format!("`{client_id}` may use only A-Z, a-z, 0-9, `-` and `_` (1 to 64)"));
@@ -194,7 +212,7 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
         listen,
         behind_proxy: raw.http.behind_proxy.unwrap_or(false),
         database,
-        broker_url,
+        broker,
         client_id,
         share_group,
         orders: crate::orders::OrderPolicy { due_ms: due_minutes * 60_000, webhooks },

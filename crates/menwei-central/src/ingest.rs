@@ -33,8 +33,7 @@ use crate::orders::OrderPolicy;
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
-    pub host: String,
-    pub port: u16,
+    pub endpoint: menwei_mqtt::Endpoint,
     pub client_id: String,
     pub share_group: String,
     pub resend_after: Duration,
@@ -68,30 +67,15 @@ pub async fn run(
     mut stop: watch::Receiver<bool>,
     stats: Arc<IngestStats>,
 ) -> anyhow::Result<()> {
-    let mut o = MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+    let mut o = MqttOptions::new(&cfg.client_id, &cfg.endpoint.host, cfg.endpoint.port);
+    cfg.endpoint.apply(&mut o).map_err(anyhow::Error::msg)?;
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_start(false);
     o.set_session_expiry_interval(Some(86_400));
     o.set_manual_acks(true);
-    let (client, mut el) = AsyncClient::new(o, 256);
-    let (tx, mut events) = tokio::sync::mpsc::channel(256);
+    let (client, el) = AsyncClient::new(o, 256);
     // The event loop in its own task: `poll` is not safe to cancel mid-connect.
-    let poller = tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(250);
-        loop {
-            let ev = el.poll().await;
-            let failed = ev.is_err();
-            if tx.send(ev).await.is_err() {
-                return;
-            }
-            if failed {
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(10));
-            } else {
-                backoff = Duration::from_millis(250);
-            }
-        }
-    });
+    let (poller, mut events) = menwei_mqtt::spawn_event_loop(el, stop.clone());
     let mut gaps: HashMap<String, Instant> = HashMap::new();
     // Per compound: the newest version published and when.
     let mut pushed: HashMap<String, (u64, Instant)> = HashMap::new();
@@ -102,7 +86,7 @@ pub async fn run(
         tokio::select! {
             Some(ev) = events.recv() => match ev {
                 Ok(Event::Incoming(Packet::ConnAck(c))) => {
-                    info!(broker = %format!("{}:{}", cfg.host, cfg.port), session_present = c.session_present, "connected");
+                    info!(broker = %cfg.endpoint.address(), session_present = c.session_present, "connected");
                     if !c.session_present {
                         let shared = format!("$share/{}/{}", cfg.share_group, Topics::all_events());
                         let _ = client.try_subscribe(shared, QoS::AtLeastOnce);

@@ -85,24 +85,12 @@ fn init_logs(cfg: &CentralConfig) {
     }
 }
 
-fn broker(cfg: &CentralConfig) -> anyhow::Result<(String, u16)> {
-    let rest = cfg.broker_url.strip_prefix("mqtt://").context(
-        "broker.url: only mqtt://host:port is supported by central (put TLS in front with the broker's listener)",
-    )?;
-    Ok(match rest.trim_end_matches('/').rsplit_once(':') {
-        Some((h, p)) => (h.to_owned(), p.parse::<u16>().context("broker.url: bad port")?),
-        None => (rest.to_owned(), 1883),
-    })
-}
-
 fn run(path: &Path) -> anyhow::Result<()> {
     let cfg = menwei_central::config::load(path)?;
     init_logs(&cfg);
     let db = open_db(&cfg)?;
-    let (host, port) = broker(&cfg)?;
     let ingest = menwei_central::ingest::IngestConfig {
-        host,
-        port,
+        endpoint: cfg.broker.clone(),
         client_id: cfg.client_id.clone(),
         share_group: cfg.share_group.clone(),
         resend_after: std::time::Duration::from_secs(10),

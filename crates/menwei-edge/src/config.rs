@@ -577,65 +577,24 @@ fn broker(
     resolve: &dyn Fn(&Path) -> PathBuf,
     issues: &mut Issues,
 ) -> Option<crate::relay::BrokerConfig> {
-    let (tls, rest) = if let Some(r) = b.url.strip_prefix("mqtts://") {
-        (true, r)
-    } else if let Some(r) = b.url.strip_prefix("mqtt://") {
-        (false, r)
-    } else {
-        issues.add("broker.url", format!("`{}` is not mqtt://host:port or mqtts://host:port", b.url));
-        return None;
-    };
-    let default_port = if tls { 8883 } else { 1883 };
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => match p.parse::<u16>() {
-            Ok(p) => (h.to_owned(), p),
-            Err(_) => {
-                issues.add("broker.url", format!("port `{p}` is not a number"));
-                return None;
-            }
+    let endpoint = menwei_mqtt::endpoint(
+        menwei_mqtt::BrokerKeys {
+            url: &b.url,
+            username: b.username.as_deref(),
+            password: b.password.as_deref(),
+            ca_file: b.ca_file.as_deref(),
+            cert_file: b.cert_file.as_deref(),
+            key_file: b.key_file.as_deref(),
         },
-        None => (rest.to_owned(), default_port),
-    };
-    if host.is_empty() || host.contains('@') {
-        issues.add("broker.url", "give the host without credentials (use username and password)");
-        return None;
-    }
-    let mut expand = |key: &str, v: &Option<String>| -> Option<String> {
-        v.as_ref().and_then(|v| match menwei_core::config::expand_vars(v, |n| std::env::var(n).ok()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                issues.add(key, e);
-                None
-            }
-        })
-    };
-    let username = expand("broker.username", &b.username);
-    let password = expand("broker.password", &b.password);
+        resolve,
+        issues,
+    )?;
     let mut cfg = crate::relay::BrokerConfig::new(
-        &host,
-        port,
+        &endpoint.host,
+        endpoint.port,
         b.client_id.as_deref().unwrap_or(&format!("menwei-edge-{compound}")),
     );
-    cfg.username = username;
-    cfg.password = password;
-    if tls {
-        match &b.ca_file {
-            Some(ca) => {
-                cfg.tls = Some(crate::relay::TlsFiles {
-                    ca: resolve(ca),
-                    client_cert: b.cert_file.as_deref().map(resolve),
-                    client_key: b.key_file.as_deref().map(resolve),
-                })
-            }
-            None => issues.add("broker.ca_file", "mqtts:// needs the CA certificate (PEM) to trust"),
-        }
-        if b.cert_file.is_some() != b.key_file.is_some() {
-            issues.add("broker.cert_file", "mutual TLS needs both cert_file and key_file");
-        }
-    } else if b.ca_file.is_some() || b.cert_file.is_some() {
-        issues.add("broker.url", "certificate files are given but the URL is mqtt:// (use mqtts://)");
-    }
+    cfg.endpoint = endpoint;
     if let Some(k) = b.keep_alive_secs {
         if (5..=3600).contains(&k) {
             cfg.keep_alive = Duration::from_secs(k as u64);

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use menwei_core::event::{Ack, Resend, Topics};
 use menwei_outbox::Outbox;
@@ -27,14 +27,10 @@ use tracing::{debug, info, warn};
 /// Where and how to reach the broker.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BrokerConfig {
-    pub host: String,
-    pub port: u16,
+    /// Host, port, credentials and TLS files.
+    pub endpoint: menwei_mqtt::Endpoint,
     /// Stable across restarts, so the broker can keep the session.
     pub client_id: String,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// PEM files: the CA to trust, and a client certificate and key for mutual TLS.
-    pub tls: Option<TlsFiles>,
     /// At least 5 s (the MQTT client refuses less).
     pub keep_alive: Duration,
     /// Events published beyond central's last ack, at most.
@@ -44,22 +40,11 @@ pub struct BrokerConfig {
     pub heartbeat_every: Duration,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct TlsFiles {
-    pub ca: std::path::PathBuf,
-    pub client_cert: Option<std::path::PathBuf>,
-    pub client_key: Option<std::path::PathBuf>,
-}
-
 impl BrokerConfig {
     pub fn new(host: &str, port: u16, client_id: &str) -> Self {
         Self {
-            host: host.to_owned(),
-            port,
+            endpoint: menwei_mqtt::Endpoint::plain(host, port),
             client_id: client_id.to_owned(),
-            username: None,
-            password: None,
-            tls: None,
             keep_alive: Duration::from_secs(5),
             window: 256,
             resend_after: Duration::from_secs(10),
@@ -100,39 +85,15 @@ pub struct RelayStats {
     pub publish_samples_ns: std::sync::Mutex<Vec<u64>>,
 }
 
-const BACKOFF_MIN: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
-
 fn options(cfg: &BrokerConfig, topics: &Topics) -> Result<MqttOptions, String> {
-    let mut o = MqttOptions::new(&cfg.client_id, &cfg.host, cfg.port);
+    let mut o = MqttOptions::new(&cfg.client_id, &cfg.endpoint.host, cfg.endpoint.port);
     o.set_keep_alive(cfg.keep_alive);
     o.set_clean_start(false);
     // Keep the session (and its queued messages) for a day of disconnection.
     o.set_session_expiry_interval(Some(86_400));
     o.set_last_will(LastWill::new(topics.status(), "offline", QoS::AtLeastOnce, true, None));
-    if let (Some(u), Some(p)) = (&cfg.username, &cfg.password) {
-        o.set_credentials(u.clone(), p.clone());
-    }
-    if let Some(tls) = &cfg.tls {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
-        let ca = read(&tls.ca)?;
-        let client_auth = match (&tls.client_cert, &tls.client_key) {
-            (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
-            _ => None,
-        };
-        o.set_transport(rumqttc::Transport::tls_with_config(rumqttc::TlsConfiguration::Simple {
-            ca,
-            alpn: None,
-            client_auth,
-        }));
-    }
+    cfg.endpoint.apply(&mut o)?;
     Ok(o)
-}
-
-fn jitter(d: Duration) -> Duration {
-    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
-    menwei_core::retry::jittered(d, nanos)
 }
 
 /// Runs until `stop` turns true. `committed` carries the last committed sequence number (the
@@ -147,35 +108,10 @@ pub async fn run(
     handlers: Handlers,
 ) -> Result<(), String> {
     let Handlers { heartbeat, sync } = handlers;
-    let (client, mut eventloop) = AsyncClient::new(options(&cfg, &topics)?, 128);
+    let (client, eventloop) = AsyncClient::new(options(&cfg, &topics)?, 128);
     // The event loop runs in its own task: its `poll` is not safe to cancel mid-connect, and the
     // loop below wakes for many other reasons. Connection errors are retried there with backoff.
-    let (ev_tx, mut events) = tokio::sync::mpsc::channel(256);
-    let mut stop_poll = stop.clone();
-    let poller = tokio::spawn(async move {
-        let mut backoff = BACKOFF_MIN;
-        loop {
-            let ev = eventloop.poll().await;
-            let failed = ev.is_err();
-            if matches!(ev, Ok(Event::Incoming(Packet::ConnAck(_)))) {
-                backoff = BACKOFF_MIN;
-            }
-            if ev_tx.send(ev).await.is_err() {
-                return;
-            }
-            if failed {
-                let wait = jitter(backoff);
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop_poll.changed() => {}
-                }
-                if *stop_poll.borrow() {
-                    return;
-                }
-            }
-        }
-    });
+    let (poller, mut events) = menwei_mqtt::spawn_event_loop(eventloop, stop.clone());
     let lock = || outbox.lock().unwrap_or_else(|e| e.into_inner());
     let mut acked = lock().acked_seq().map_err(|e| e.to_string())?;
     stats.acked_seq.store(acked, Ordering::Relaxed);
@@ -194,7 +130,7 @@ pub async fn run(
                     connected = true;
                     stats.connected.store(true, Ordering::Relaxed);
                     stats.connects.fetch_add(1, Ordering::Relaxed);
-                    info!(broker = %format!("{}:{}", cfg.host, cfg.port), session_present = c.session_present, "connected to the broker");
+                    info!(broker = %cfg.endpoint.address(), session_present = c.session_present, "connected to the broker");
                     if !c.session_present {
                         // The broker forgot us: what it had queued is gone.
                         published = acked;

@@ -42,14 +42,18 @@ impl Central {
     /// Writes a config, loads config/district.example.toml, adds [`USERS`], and starts the
     /// service; returns once `/healthz` answers.
     pub fn start(dir: &Path, db_url: &str, mqtt_port: u16, extra_config: &str) -> Central {
+        let broker = format!("[broker]\nurl = \"mqtt://127.0.0.1:{mqtt_port}\"\n{extra_config}");
+        Self::start_with_broker(dir, db_url, &broker)
+    }
+
+    /// As [`Central::start`], with `broker` holding the `[broker]` table (and any other tables).
+    pub fn start_with_broker(dir: &Path, db_url: &str, broker: &str) -> Central {
         let http = free_port();
         let config = dir.join("central.toml");
+        let broker = broker.replacen("[broker]\n", &format!("[broker]\nclient_id = \"central-{http}\"\n"), 1);
         std::fs::write(
             &config,
-            format!(
-                "[http]\nlisten = \"127.0.0.1:{http}\"\n[database]\nurl = \"{db_url}\"\n[broker]\n\
-                 url = \"mqtt://127.0.0.1:{mqtt_port}\"\nclient_id = \"central-{http}\"\n{extra_config}"
-            ),
+            format!("[http]\nlisten = \"127.0.0.1:{http}\"\n[database]\nurl = \"{db_url}\"\n{broker}"),
         )
         .unwrap();
         Self::command(&config, &["structure"], &[workspace_file("config/district.example.toml").to_str().unwrap()], "");
@@ -211,6 +215,11 @@ pub struct Edge {
 
 impl Edge {
     pub fn connect(port: u16, compound: &str) -> Edge {
+        Self::connect_to(menwei_mqtt::Endpoint::plain("127.0.0.1", port), compound)
+    }
+
+    /// Through a given endpoint (TLS, credentials).
+    pub fn connect_to(endpoint: menwei_mqtt::Endpoint, compound: &str) -> Edge {
         let got = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -218,7 +227,8 @@ impl Edge {
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                let mut o = MqttOptions::new(format!("edge-{c}"), "127.0.0.1", port);
+                let mut o = MqttOptions::new(format!("edge-{c}"), endpoint.host.clone(), endpoint.port);
+                endpoint.apply(&mut o).unwrap();
                 o.set_last_will(rumqttc::v5::mqttbytes::v5::LastWill::new(
                     format!("menwei/v1/{c}/status"),
                     "offline",
