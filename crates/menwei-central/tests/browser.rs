@@ -604,7 +604,16 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
         json!([]),
     );
 
-    println!("artefacts: {} and {}", live_png.display(), orders_png.display());
+    // The community map: one picture of the compounds, their grids and the open order.
+    browser.goto(&format!("{}/#/overview", central.base()));
+    browser.wait_for(
+        "the community map",
+        "return document.querySelectorAll('[data-testid=community-map]').length > 0;",
+        json!([]),
+    );
+    let map_png = browser.save_screenshot("browser-overview.png");
+
+    println!("artefacts: {}, {} and {}", live_png.display(), orders_png.display(), map_png.display());
     drop(browser);
     drop(central);
     drop(mqtt);
