@@ -177,3 +177,30 @@ impl Drop for Postgres {
         let _ = self.child.wait();
     }
 }
+
+/// A child process that is killed (by its PID) and reaped when dropped, so a failing test never
+/// leaves a daemon running. Derefs to the [`Child`] for `id`, `wait` and the like.
+#[derive(Debug)]
+pub struct KillOnDrop(pub Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,7 +34,7 @@ impl Database {
     }
 }
 
-fn central(dir: &Path, db: &str, port: u16, id: &str) -> Child {
+fn central(dir: &Path, db: &str, port: u16, id: &str) -> menwei_tests::KillOnDrop {
     let cfg = dir.join(format!("{id}.toml"));
     std::fs::write(
         &cfg,
@@ -45,13 +45,15 @@ fn central(dir: &Path, db: &str, port: u16, id: &str) -> Child {
         ),
     )
     .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_menwei-central"))
-        .args(["run", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    menwei_tests::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_menwei-central"))
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 /// An edge stand-in: publishes event payloads and records what central sends back.

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use menwei_capture::server::{Mount, RtspServer};
@@ -17,16 +17,18 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-fn spawn_daemon(cfg: &Path, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
-        .arg("run")
-        .arg("--config")
-        .arg(cfg)
-        .env("RUST_LOG", "info,ort=warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap()
+fn spawn_daemon(cfg: &Path, log: &Path) -> menwei_tests::KillOnDrop {
+    menwei_tests::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
+            .arg("run")
+            .arg("--config")
+            .arg(cfg)
+            .env("RUST_LOG", "info,ort=warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 #[test]

@@ -67,12 +67,14 @@ fn enrolment_over_http_needs_the_token_and_refuses_bad_photos() {
         })
         .unwrap();
     }
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
-        .args(["run", "--config", cfg.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = menwei_tests::KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
+            .args(["run", "--config", cfg.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_until("/healthz", Duration::from_secs(60), || get(http, "/healthz").is_some());
     let photo = |n: &str| std::fs::read(root().join("var/media").join(n)).unwrap();
 

@@ -125,12 +125,14 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
 
     let central = start_central(mqtt.port, "c-gate");
     let log = dir.path().join("daemon.log");
-    let mut daemon = Command::new(edge)
-        .args(["run", "--config", c])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut daemon = menwei_tests::KillOnDrop(
+        Command::new(edge)
+            .args(["run", "--config", c])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let expected = if with_plates { 3 } else { 1 };
     let class =
         |c: &str| central.events.lock().unwrap().iter().filter(|e| e["class"] == c).cloned().collect::<Vec<_>>();

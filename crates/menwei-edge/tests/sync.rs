@@ -89,8 +89,9 @@ fn register_updates_from_central_apply_in_order_and_erase_on_the_edge() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
-    let mut daemon =
-        Command::new(edge).args(["run", "--config", c]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut daemon = menwei_tests::KillOnDrop(
+        Command::new(edge).args(["run", "--config", c]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap(),
+    );
     let topics = Topics::new("c-sync");
     wait_until("the edge online", Duration::from_secs(60), || {
         retained(mqtt.port, &topics.status(), Duration::from_millis(500)).as_deref() == Some("online")
