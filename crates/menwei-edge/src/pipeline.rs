@@ -152,8 +152,9 @@ pub struct Hooks {
 #[derive(Debug, Default)]
 pub struct StageLog {
     pub frames: std::sync::Mutex<Vec<FrameStages>>,
-    /// (event seq, arrival of the frame that led to it, microseconds since the Unix epoch).
-    pub events: std::sync::Mutex<Vec<(u64, u64)>>,
+    /// (event seq, arrival of the frame that led to it, end of that frame's analysis), times in
+    /// microseconds since the Unix epoch.
+    pub events: std::sync::Mutex<Vec<(u64, u64, u64)>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -491,12 +492,13 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 });
                 let seq_after = hooks.events.as_ref().map_or(0, |e| e.last_seq());
                 if seq_after > seq_before {
-                    let arrived =
-                        frame.arrived_wall.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+                    let us =
+                        |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_micros() as u64);
+                    let (arrived, done) = (us(frame.arrived_wall), us(SystemTime::now()));
                     log.events
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
-                        .extend((seq_before + 1..=seq_after).map(|s| (s, arrived)));
+                        .extend((seq_before + 1..=seq_after).map(|s| (s, arrived, done)));
                 }
             }
             let s = &mut summary[i];
