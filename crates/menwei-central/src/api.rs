@@ -348,14 +348,10 @@ async fn overview(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extr
 }
 
 async fn events(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "events".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(crate::views::events(t, &s, q.after.unwrap_or(0), q.limit.unwrap_or(200), false)?)
-        })
-        .await?;
-    json_ok(json!({ "events": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "events", "events", |t, s, q| {
+        crate::views::events(t, s, q.after.unwrap_or(0), q.limit.unwrap_or(200), false)
+    })
+    .await
 }
 
 /// Server-sent events: the events stored after the connection opened (or after
@@ -416,18 +412,14 @@ async fn event_stream(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::
 }
 
 async fn list_orders(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "orders".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            let clause = format!(
-                "o.id IN (SELECT o2.id FROM work_orders o2 LEFT JOIN compounds c ON c.code = o2.compound WHERE {})",
-                s.clause("o2.grid_id", "c.id")
-            );
-            Ok(orders::list(t, q.state.as_deref(), &clause, now_ms())?)
-        })
-        .await?;
-    json_ok(json!({ "orders": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "orders", "orders", |t, s, q| {
+        let clause = format!(
+            "o.id IN (SELECT o2.id FROM work_orders o2 LEFT JOIN compounds c ON c.code = o2.compound WHERE {})",
+            s.clause("o2.grid_id", "c.id")
+        );
+        orders::list(t, q.state.as_deref(), &clause, now_ms())
+    })
+    .await
 }
 
 fn order_in_scope(t: &mut Tx<'_>, u: &User, id: i64) -> Result<orders::Order, Fail> {
@@ -499,15 +491,30 @@ async fn resolve_order(
     order_action(app, headers, id, bytes, "resolve").await
 }
 
-async fn list_households(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
+/// A list in the caller's scope, narrowed by `?grid=`: `{key: rows}`, audited as a read of
+/// `target`.
+async fn scoped_list<T: serde::Serialize + Send + 'static>(
+    app: &App,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    target: &'static str,
+    key: &'static str,
+    rows: impl FnOnce(&mut Tx<'_>, &Scope, &ListQuery) -> Result<T, DbError> + Send + 'static,
+) -> ApiResult {
+    let q = parse_query(raw)?;
     let (_, v) = app
-        .run(&headers, "read", "households".into(), move |t, u| {
+        .run(headers, "read", target.into(), move |t, u| {
             let s = scope(t, u, q.grid)?;
-            Ok(register::households(t, &s)?)
+            Ok(rows(t, &s, &q)?)
         })
         .await?;
-    json_ok(json!({ "households": v }))
+    let mut body = serde_json::Map::new();
+    body.insert(key.to_owned(), json!(v));
+    json_ok(body)
+}
+
+async fn list_households(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
+    scoped_list(&app, &headers, q.0.as_deref(), "households", "households", |t, s, _| register::households(t, s)).await
 }
 
 async fn get_household(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
@@ -530,14 +537,7 @@ async fn add_household(State(app): State<Arc<App>>, headers: HeaderMap, bytes: B
 }
 
 async fn list_residents(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "residents".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(register::residents(t, &s)?)
-        })
-        .await?;
-    json_ok(json!({ "residents": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "residents", "residents", |t, s, _| register::residents(t, s)).await
 }
 
 fn check_ref(r: &str) -> Result<(), ApiError> {
@@ -590,25 +590,11 @@ async fn erase_resident(State(app): State<Arc<App>>, headers: HeaderMap, Path(r)
 }
 
 async fn list_erasures(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "erasures".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(register::erasures(t, &s)?)
-        })
-        .await?;
-    json_ok(json!({ "erasures": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "erasures", "erasures", |t, s, _| register::erasures(t, s)).await
 }
 
 async fn list_vehicles(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "vehicles".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(register::vehicles(t, &s)?)
-        })
-        .await?;
-    json_ok(json!({ "vehicles": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "vehicles", "vehicles", |t, s, _| register::vehicles(t, s)).await
 }
 
 async fn put_vehicle(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
@@ -636,14 +622,7 @@ async fn delete_vehicle(State(app): State<Arc<App>>, headers: HeaderMap, Path(pl
 }
 
 async fn list_passes(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "passes".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(register::passes(t, &s, now_ms())?)
-        })
-        .await?;
-    json_ok(json!({ "passes": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "passes", "passes", |t, s, _| register::passes(t, s, now_ms())).await
 }
 
 async fn issue_pass(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
@@ -689,36 +668,21 @@ async fn verify_pass(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Byt
 }
 
 async fn edges(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "edges".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(crate::views::edges(t, &s, now_ms())?)
-        })
-        .await?;
-    json_ok(json!({ "edges": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "edges", "edges", |t, s, _| crate::views::edges(t, s, now_ms())).await
 }
 
 async fn stats_entries(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "stats/entries".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(crate::views::entries_per_hour(t, &s, q.hours.unwrap_or(24), now_ms())?)
-        })
-        .await?;
-    json_ok(json!({ "hours": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "stats/entries", "hours", |t, s, q| {
+        crate::views::entries_per_hour(t, s, q.hours.unwrap_or(24), now_ms())
+    })
+    .await
 }
 
 async fn stats_anomalies(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "stats/anomalies".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            Ok(crate::views::anomalies_per_grid(t, &s)?)
-        })
-        .await?;
-    json_ok(json!({ "grids": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "stats/anomalies", "grids", |t, s, _| {
+        crate::views::anomalies_per_grid(t, s)
+    })
+    .await
 }
 
 fn csv_kind(kind: &str) -> Result<CsvKind, ApiError> {
@@ -781,25 +745,21 @@ async fn audit_log(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::ext
 }
 
 async fn staff(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
-    let q = parse_query(q.0.as_deref())?;
-    let (_, v) = app
-        .run(&headers, "read", "staff".into(), move |t, u| {
-            let s = scope(t, u, q.grid)?;
-            let sql = format!(
-                "SELECT s.id, s.grid_id, g.name, s.name, s.role, s.phone FROM staff s JOIN grids g ON g.id = s.grid_id
-                 WHERE {} ORDER BY g.name, s.role, s.name",
-                s.clause("s.grid_id", "(SELECT MIN(b.compound_id) FROM buildings b WHERE b.grid_id = s.grid_id)")
-            );
-            Ok(t.query(&sql, params![])?
-                .iter()
-                .map(|r| {
-                    json!({"id": r.int(0), "grid_id": r.int(1), "grid": r.text(2), "name": r.text(3), "role": r.text(4),
-                           "phone": r.opt_text(5)})
-                })
-                .collect::<Vec<_>>())
-        })
-        .await?;
-    json_ok(json!({ "staff": v }))
+    scoped_list(&app, &headers, q.0.as_deref(), "staff", "staff", |t, s, _| {
+        let sql = format!(
+            "SELECT s.id, s.grid_id, g.name, s.name, s.role, s.phone FROM staff s JOIN grids g ON g.id = s.grid_id
+             WHERE {} ORDER BY g.name, s.role, s.name",
+            s.grid_clause("s.grid_id")
+        );
+        Ok(t.query(&sql, params![])?
+            .iter()
+            .map(|r| {
+                json!({"id": r.int(0), "grid_id": r.int(1), "grid": r.text(2), "name": r.text(3), "role": r.text(4),
+                       "phone": r.opt_text(5)})
+            })
+            .collect::<Vec<_>>())
+    })
+    .await
 }
 
 async fn add_user(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {

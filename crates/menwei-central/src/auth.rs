@@ -97,6 +97,24 @@ impl Scope {
         c.join(" AND ")
     }
 
+    /// A SQL condition for grid-level things (staff, per-grid counts): a grid is visible when it
+    /// is in scope and, for property operators, has a building or gate in one of their
+    /// compounds.
+    pub fn grid_clause(&self, grid_col: &str) -> String {
+        let mut c = vec!["1 = 1".to_owned()];
+        if let Some(g) = &self.grids {
+            c.push(format!("{grid_col} IN ({})", id_list(g)));
+        }
+        if let Some(k) = &self.compounds {
+            let k = id_list(k);
+            c.push(format!(
+                "({grid_col} IN (SELECT grid_id FROM buildings WHERE compound_id IN ({k}))
+                  OR {grid_col} IN (SELECT grid_id FROM gates WHERE compound_id IN ({k})))"
+            ));
+        }
+        c.join(" AND ")
+    }
+
     /// Whether a thing in `grid` of `compound` is visible.
     pub fn allows(&self, grid: Option<i64>, compound: Option<i64>) -> bool {
         self.grids.as_ref().is_none_or(|g| grid.is_some_and(|x| g.contains(&x)))

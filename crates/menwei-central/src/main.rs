@@ -86,37 +86,45 @@ fn init_logs(cfg: &CentralConfig) {
 }
 
 fn run(path: &Path) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
     let cfg = menwei_central::config::load(path)?;
     init_logs(&cfg);
-    let db = open_db(&cfg)?;
-    let ingest = menwei_central::ingest::IngestConfig {
-        endpoint: cfg.broker.clone(),
-        client_id: cfg.client_id.clone(),
-        share_group: cfg.share_group.clone(),
-        resend_after: std::time::Duration::from_secs(10),
-        orders: cfg.orders.clone(),
-    };
-    let stats = Arc::new(menwei_central::ingest::IngestStats::default());
-    let app = Arc::new(menwei_central::api::App {
-        db: db.clone(),
-        policy: Arc::new(cfg.orders.clone()),
-        logins: menwei_central::auth::RateLimit::new(cfg.login_burst, cfg.login_refill_secs),
-        stats: stats.clone(),
-        behind_proxy: cfg.behind_proxy,
-        login_refill_secs: cfg.login_refill_secs,
-    });
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(async {
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let db = rt.block_on(async {
+        // First of all: a SIGTERM or Ctrl-C during start-up is a clean stop, not a kill.
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        // Bound before the database opens: nothing after the open may fail (see below).
         let listener =
             tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("http.listen {}", cfg.listen))?;
+        // The PostgreSQL client runs its own runtime: open (and migrate) on a blocking thread.
+        let db = {
+            let cfg = cfg.clone();
+            tokio::task::spawn_blocking(move || open_db(&cfg)).await??
+        };
+        let stats = Arc::new(menwei_central::ingest::IngestStats::default());
+        let ingest = menwei_central::ingest::IngestConfig {
+            endpoint: cfg.broker.clone(),
+            client_id: cfg.client_id.clone(),
+            share_group: cfg.share_group.clone(),
+            resend_after: std::time::Duration::from_secs(10),
+            orders: cfg.orders.clone(),
+        };
+        let app = Arc::new(menwei_central::api::App {
+            db: db.clone(),
+            policy: Arc::new(cfg.orders.clone()),
+            logins: menwei_central::auth::RateLimit::new(cfg.login_burst, cfg.login_refill_secs),
+            stats: stats.clone(),
+            behind_proxy: cfg.behind_proxy,
+            login_refill_secs: cfg.login_refill_secs,
+        });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tracing::info!(listen = %cfg.listen, "dashboard and API at http://{}/", cfg.listen);
         let http = tokio::spawn(menwei_central::api::serve(listener, app, stop_rx.clone()));
         let ingest = tokio::spawn(menwei_central::ingest::run(ingest, db.clone(), stop_rx.clone(), stats));
         let hooks = tokio::spawn(menwei_central::webhook::run(db.clone(), cfg.webhook.clone(), stop_rx));
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
+            _ = int.recv() => {}
             _ = term.recv() => {}
         }
         tracing::info!("shutting down (5 s grace)");
@@ -128,8 +136,13 @@ fn run(path: &Path) -> anyhow::Result<()> {
             let _ = hooks.await;
         })
         .await;
-        Ok(())
-    })
+        anyhow::Ok(db)
+    })?;
+    // The PostgreSQL clients own runtimes of their own, which must not be dropped inside
+    // tokio's: the tasks go with the runtime, then the last handle on the pool outside it.
+    drop(rt);
+    drop(db);
+    Ok(())
 }
 
 fn structure(config: &Path, file: &Path) -> anyhow::Result<()> {

@@ -23,11 +23,7 @@ pub fn overview(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Value, DbE
         ),
         params![],
     )?;
-    let grid_clause = match &scope.grids {
-        Some(g) if !g.is_empty() => format!("g.id IN ({})", g.iter().map(i64::to_string).collect::<Vec<_>>().join(",")),
-        Some(_) => "1 = 0".into(),
-        None => "1 = 1".into(),
-    };
+    let grid_clause = scope.grid_clause("g.id");
     let order_counts = t.query(
         "SELECT grid_id, COUNT(*), CAST(SUM(CASE WHEN due_ms < $1 THEN 1 ELSE 0 END) AS BIGINT)
          FROM work_orders WHERE state <> 'resolved' AND grid_id IS NOT NULL GROUP BY grid_id",
@@ -175,12 +171,20 @@ pub fn entries_per_hour(t: &mut Tx<'_>, scope: &Scope, hours: i64, now_ms: i64) 
 
 /// Anomalies (events that opened or joined work orders) per grid.
 pub fn anomalies_per_grid(t: &mut Tx<'_>, scope: &Scope) -> Result<Vec<Value>, DbError> {
+    // A property operator counts only their own compounds' anomalies in a shared grid.
+    let own = match &scope.compounds {
+        Some(k) if !k.is_empty() => format!(
+            "AND e.compound IN (SELECT code FROM compounds WHERE id IN ({}))",
+            k.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ),
+        Some(_) => "AND 1 = 0".to_owned(),
+        None => String::new(),
+    };
     let sql = format!(
         "SELECT g.id, g.name, COUNT(e.id) FROM grids g
-         LEFT JOIN events e ON e.grid_id = g.id AND e.order_id IS NOT NULL
-         LEFT JOIN compounds c ON c.code = e.compound
+         LEFT JOIN events e ON e.grid_id = g.id AND e.order_id IS NOT NULL {own}
          WHERE {} GROUP BY g.id, g.name ORDER BY g.id",
-        scope.clause("g.id", "COALESCE(c.id, (SELECT MIN(b.compound_id) FROM buildings b WHERE b.grid_id = g.id))")
+        scope.grid_clause("g.id")
     );
     Ok(t.query(&sql, params![])?
         .iter()

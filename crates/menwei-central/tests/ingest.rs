@@ -50,7 +50,7 @@ fn central(dir: &Path, db: &str, port: u16, id: &str) -> menwei_tests::KillOnDro
             .args(["run", "--config"])
             .arg(&cfg)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{id}.log"))).unwrap())
             .spawn()
             .unwrap(),
     )
@@ -156,7 +156,12 @@ fn events_are_stored_once_acked_and_gaps_asked_for(engine: &str) {
     edge.event("c-1", 3);
     wait("the ack up to 4", Duration::from_secs(20), || edge.last("/ack").as_deref() == Some("{\"upto_seq\":4}"));
     Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
-    assert!(c.wait().unwrap().success());
+    let status = c.wait().unwrap();
+    assert!(
+        status.success(),
+        "{status}:\n{}",
+        std::fs::read_to_string(dir.path().join("central-1.log")).unwrap_or_default()
+    );
     let (events, dups, contiguous) = db_counts(&db, "c-1");
     eprintln!("stored {events}, duplicates {dups}, contiguous {contiguous}");
     assert_eq!((events, dups, contiguous), (4, 1, 4));
@@ -195,7 +200,10 @@ fn two_instances_share_the_subscription_and_store_each_event_once(engine: &str) 
     });
     for c in [&mut a, &mut b] {
         Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
-        assert!(c.wait().unwrap().success());
+        let status = c.wait().unwrap();
+        let logs = ["central-a", "central-b"]
+            .map(|id| std::fs::read_to_string(dir.path().join(format!("{id}.log"))).unwrap_or_default());
+        assert!(status.success(), "{status}:\n{}\n---\n{}", logs[0], logs[1]);
     }
     let (events, dups, contiguous) = db_counts(&db, "c-2");
     eprintln!("{engine}, two instances: stored {events}, duplicates {dups}, contiguous {contiguous}");

@@ -108,6 +108,11 @@ pub fn endpoint(b: BrokerKeys<'_>, resolve: &dyn Fn(&Path) -> PathBuf, issues: &
         return None;
     };
     let rest = rest.trim_end_matches('/');
+    // Before anything else: a URL with credentials is refused without echoing them.
+    if rest.contains('@') {
+        issues.add("broker.url", "give the host without credentials (use username and password)");
+        return None;
+    }
     let (host, port) = match rest.rsplit_once(':') {
         Some((h, p)) => match p.parse::<u16>() {
             Ok(p) => (h.to_owned(), p),
@@ -118,8 +123,8 @@ pub fn endpoint(b: BrokerKeys<'_>, resolve: &dyn Fn(&Path) -> PathBuf, issues: &
         },
         None => (rest.to_owned(), if tls { 8883 } else { 1883 }),
     };
-    if host.is_empty() || host.contains('@') {
-        issues.add("broker.url", "give the host without credentials (use username and password)");
+    if host.is_empty() {
+        issues.add("broker.url", "the host is missing");
         return None;
     }
     let mut expand = |key: &str, v: Option<&str>| -> Option<String> {
