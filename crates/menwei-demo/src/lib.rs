@@ -65,14 +65,26 @@ impl Scene {
     }
 }
 
-/// A `width`x`height` H.264 MP4 at `fps` showing each picture for `secs` seconds, letterboxed
-/// on grey, with a keyframe every `key_int` frames.
-pub fn gate_clip(dir: &Path, pictures: &[PathBuf], secs: u32, fps: u32, key_int: u32) -> anyhow::Result<PathBuf> {
+/// A 1280x720 H.264 MP4 at `fps`: `lead_in_secs` of empty gate (grey), then each picture for
+/// `secs` seconds, letterboxed on grey, with a keyframe every `key_int` frames.
+pub fn gate_clip(
+    dir: &Path,
+    pictures: &[PathBuf],
+    lead_in_secs: u32,
+    secs: u32,
+    fps: u32,
+    key_int: u32,
+) -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let (width, height) = (1280u32, 720u32);
     let frames = dir.join("frames");
     std::fs::create_dir_all(&frames)?;
     let mut n = 0;
+    let empty = image::RgbImage::from_pixel(width, height, image::Rgb([40, 40, 40]));
+    for _ in 0..lead_in_secs * fps {
+        empty.save(frames.join(format!("f{n:04}.jpg")))?;
+        n += 1;
+    }
     for p in pictures {
         let img = image::open(p).with_context(|| format!("cannot read {}", p.display()))?.to_rgb8();
         let scale = (width as f32 / img.width() as f32).min(height as f32 / img.height() as f32);

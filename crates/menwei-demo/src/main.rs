@@ -36,6 +36,9 @@ struct Args {
     /// Where the built binaries are.
     #[arg(long, default_value = "target/release")]
     bin: PathBuf,
+    /// The demo's working directory (emptied first). Default: var/demo in the checkout.
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 fn free_port() -> u16 {
@@ -80,16 +83,16 @@ impl Drop for Children {
     }
 }
 
-fn wait_port(port: u16, what: &str, children: &mut Children) -> anyhow::Result<()> {
+fn wait_port(port: u16, what: &str, children: &mut Children, logs: &Path) -> anyhow::Result<()> {
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         for (name, c) in &mut children.0 {
             if let Ok(Some(s)) = c.try_wait() {
-                bail!("{name} exited ({s}) before {what} was up; see var/demo/*.log");
+                bail!("{name} exited ({s}) before {what} was up; see {}/{name}.log", logs.display());
             }
         }
         if t.elapsed() > Duration::from_secs(60) {
-            bail!("{what} did not open port {port} in 60 s; see var/demo/*.log");
+            bail!("{what} did not open port {port} in 60 s; see the logs in {}", logs.display());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -132,7 +135,7 @@ fn describe(topic: &str, payload: &[u8]) -> String {
     };
     format!(
         "{time}  {compound}  seq {:<4} {:<26} gate {:<6} {who}{}",
-        v["seq"],
+        v["seq"].to_string(),
         v["kind"].as_str().unwrap_or("?"),
         v["gate"].as_str().unwrap_or("-"),
         v["reason"].as_str().map(|r| format!("  [{r}]")).unwrap_or_default()
@@ -180,6 +183,13 @@ fn api(base: &str, token: Option<&str>, path: &str, body: &str) -> anyhow::Resul
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+fn api_get(base: &str, token: &str, path: &str) -> anyhow::Result<Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut resp = agent.get(format!("{base}{path}")).header("authorization", format!("Bearer {token}")).call()?;
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let stop = Arc::new(AtomicBool::new(false));
@@ -201,9 +211,10 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     for b in ["menwei-edge", "menwei-central"] {
         anyhow::ensure!(bin(b).is_file(), "{} is missing: build it (scripts/demo does)", bin(b).display());
     }
-    let dir = root.join("var/demo");
+    let dir = args.dir.clone().unwrap_or_else(|| root.join("var/demo"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
+    let dir = dir.canonicalize()?;
     let log = |name: &str| std::fs::File::create(dir.join(format!("{name}.log")));
 
     // Ctrl-C and SIGTERM set `stop`.
@@ -241,7 +252,7 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
             let child =
                 Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log("mosquitto")?).spawn()?;
             children.0.push(("mosquitto", child));
-            wait_port(port, "Mosquitto", children)?;
+            wait_port(port, "Mosquitto", children, &dir)?;
             ("127.0.0.1".to_owned(), port)
         }
     };
@@ -274,10 +285,10 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         .args(["run", "--config"])
         .arg(&central_cfg)
         .stdout(Stdio::null())
-        .stderr(log("central")?)
+        .stderr(log("menwei-central")?)
         .spawn()?;
     children.0.push(("menwei-central", child));
-    wait_port(http, "menwei-central", children)?;
+    wait_port(http, "menwei-central", children, &dir)?;
     let base = format!("http://127.0.0.1:{http}");
     let login = api(&base, None, "/api/login", &format!(r#"{{"username":"admin","password":"{password}"}}"#))?;
     let token = login["token"].as_str().context("no token")?.to_owned();
@@ -309,7 +320,9 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         Some(url) => url.clone(),
         None => {
             eprintln!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
-            let clip = menwei_demo::gate_clip(&dir, &scene.pictures, 3, 5, 5)?;
+            // 10 s of empty gate first: time for the edge to connect and take the register
+            // from central before the first car.
+            let clip = menwei_demo::gate_clip(&dir, &scene.pictures, 10, 3, 5, 5)?;
             let server = menwei_capture::server::RtspServer::start(
                 0,
                 &[menwei_capture::server::Mount::h264_file("/gate", &clip)],
@@ -331,6 +344,11 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     }
     let edge_http = free_port();
     let edge_cfg = dir.join("edge.toml");
+    // Mode 600 from the start: a real camera's URL carries its password.
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&edge_cfg)?;
+    }
     std::fs::write(
         &edge_cfg,
         format!(
@@ -358,9 +376,27 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         "enrolling the resident's face",
         "",
     )?;
-    let child = edge("run").stdout(Stdio::null()).stderr(log("edge")?).spawn()?;
+    let child = edge("run").stdout(Stdio::null()).stderr(log("menwei-edge")?).spawn()?;
     children.0.push(("menwei-edge", child));
-    wait_port(edge_http, "menwei-edge", children)?;
+    wait_port(edge_http, "menwei-edge", children, &dir)?;
+    // The register reaches the edge from central (sync batches): wait until it has applied them.
+    let t = Instant::now();
+    loop {
+        let edges = api_get(&base, &token, "/api/edges")?;
+        let demo = edges["edges"].as_array().and_then(|e| e.iter().find(|e| e["compound"] == "c-demo").cloned());
+        if let Some(e) = demo.filter(|e| e["latest_version"].as_u64() > Some(0) && e["behind"] == false) {
+            eprintln!("demo: the edge applied the register (version {})", e["register_version"]);
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            eprintln!("demo: the edge has not confirmed the register after 60 s: cars may show as unknown");
+            break;
+        }
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     println!();
     println!("  menwei demo: compound c-demo, gate north");

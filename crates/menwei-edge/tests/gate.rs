@@ -15,43 +15,6 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-/// A 1280x720 H.264 clip at 5 frames/s showing each picture for `secs` seconds, letterboxed.
-fn gate_clip(dir: &Path, pictures: &[PathBuf], secs: u32) -> PathBuf {
-    let frames = dir.join("frames");
-    std::fs::create_dir_all(&frames).unwrap();
-    let mut n = 0;
-    for p in pictures {
-        let img = image::open(p).unwrap().to_rgb8();
-        let scale = (1280.0 / img.width() as f32).min(720.0 / img.height() as f32);
-        let (w, h) = ((img.width() as f32 * scale) as u32, (img.height() as f32 * scale) as u32);
-        let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-        let mut canvas = image::RgbImage::from_pixel(1280, 720, image::Rgb([40, 40, 40]));
-        image::imageops::overlay(&mut canvas, &small, i64::from((1280 - w) / 2), i64::from((720 - h) / 2));
-        for _ in 0..secs * 5 {
-            canvas.save(frames.join(format!("f{n:04}.jpg"))).unwrap();
-            n += 1;
-        }
-    }
-    let out = dir.join("gate.mp4");
-    let ok = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(
-            format!(
-                "multifilesrc location={}/f%04d.jpg index=0 caps=image/jpeg,framerate=5/1 ! jpegdec ! videoconvert \
-                 ! x264enc key-int-max=5 bframes=0 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
-                frames.display(),
-                out.display()
-            )
-            .split_whitespace(),
-        )
-        .stdout(Stdio::null())
-        .status()
-        .expect("gst-launch-1.0 (scripts/setup installs it)")
-        .success();
-    assert!(ok, "cannot encode the gate clip");
-    out
-}
-
 #[test]
 fn a_gate_clip_gives_exactly_the_expected_events() {
     let plates = root().join("../shared/data/plates/easypr_gdts");
@@ -72,7 +35,8 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
         pictures.push(plates.join("川AKQ291.jpg"));
     }
     pictures.push(media("biden.jpg"));
-    let clip = gate_clip(dir.path(), &pictures, 3);
+    // The demo's clip builder: 1280x720 H.264, 5 frames/s, each picture for 3 s.
+    let clip = menwei_demo::gate_clip(dir.path(), &pictures, 0, 3, 5, 5).unwrap();
 
     let mqtt = Mosquitto::start(dir.path(), free_port());
     let camera = RtspServer::start(0, &[Mount::h264_file("/gate", &clip)]).unwrap();

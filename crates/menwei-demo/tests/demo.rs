@@ -1,0 +1,86 @@
+//! The README's main command, end to end: `menwei-demo` (what `scripts/demo` runs) brings up
+//! the broker, central, the RTSP gate clip and the edge, prints the events of the clip's
+//! passages and the dashboard's address, serves the dashboard, and stops everything cleanly on
+//! SIGTERM (as on Ctrl-C).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+#[test]
+fn the_demo_shows_the_gate_events_and_stops_cleanly() {
+    // The other binaries are built beside this package's by a workspace build or test run.
+    let bin = Path::new(env!("CARGO_BIN_EXE_menwei-demo")).parent().unwrap().to_owned();
+    for b in ["menwei-edge", "menwei-central"] {
+        assert!(
+            bin.join(b).is_file(),
+            "{} is missing: build the workspace (cargo build --workspace)",
+            bin.join(b).display()
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_menwei-demo"))
+        .args(["--root"])
+        .arg(root())
+        .arg("--bin")
+        .arg(&bin)
+        .args(["--http-port", &http.to_string()])
+        .arg("--dir")
+        .arg(dir.path().join("demo"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    for pipe in
+        [Box::new(demo.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(demo.stderr.take().unwrap())]
+    {
+        let l = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+    }
+    let has = |s: &str| lines.lock().unwrap().iter().any(|l| l.contains(s));
+    let with_plates =
+        root().join("../shared/data/plates/easypr_gdts").is_dir() || root().join("var/demo-plates").is_dir();
+    let mut wanted = vec!["resident r-obama", "security.repeat_stranger"];
+    if with_plates {
+        wanted.extend(["川A019W2 (exact)", "川AKQ291 (not registered)"]);
+    }
+    let t = Instant::now();
+    while !wanted.iter().all(|w| has(w)) {
+        if let Ok(Some(s)) = demo.try_wait() {
+            panic!("the demo exited ({s}):\n{}", lines.lock().unwrap().join("\n"));
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(240),
+            "the demo did not show {wanted:?}:\n{}",
+            lines.lock().unwrap().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(has(&format!("dashboard   http://127.0.0.1:{http}/")), "{}", lines.lock().unwrap().join("\n"));
+    // The dashboard is served.
+    let page = ureq::get(&format!("http://127.0.0.1:{http}/")).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(page.contains("<html"), "{page}");
+
+    let ok = Command::new("kill").arg("-TERM").arg(demo.id().to_string()).status().unwrap().success();
+    assert!(ok);
+    let status = demo.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = lines.lock().unwrap().join("\n");
+    eprintln!("{out}");
+    assert!(status.success(), "{out}");
+    for name in ["menwei-edge", "menwei-central", "mosquitto"] {
+        assert!(out.contains(&format!("demo: {name} stopped (exit status: 0)")), "{name} did not stop cleanly:\n{out}");
+    }
+}
