@@ -46,7 +46,7 @@ fn free_port() -> u16 {
 }
 
 fn port_or_free(p: u16) -> u16 {
-    if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() { p } else { free_port() }
+    if p != 0 && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() { p } else { free_port() }
 }
 
 /// The child processes, stopped in reverse order by PID.

@@ -370,7 +370,10 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
     let mut next_due = vec![Instant::now(); cameras.len()];
     let periods: Vec<Duration> = cfg.cameras.iter().map(|c| Duration::from_secs_f64(1.0 / c.detect_fps)).collect();
 
-    let mut generation = hooks.register_generation.load(Ordering::SeqCst);
+    // Generation 0 is the register as `prepare` loaded it (the hooks are made after it): an
+    // update applied since, even before this loop began, must be reloaded. Reading the current
+    // generation here instead lost the updates that arrived while the models were loading.
+    let mut generation = 0;
     while !stop.load(Ordering::SeqCst) {
         ctl.heartbeat.fetch_add(1, Ordering::Relaxed);
         let g = hooks.register_generation.load(Ordering::SeqCst);
