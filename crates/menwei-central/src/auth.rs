@@ -194,9 +194,12 @@ pub fn add_user(
     };
     let mut grid_ids = Vec::new();
     for g in grids {
-        match t.one("SELECT id FROM grids WHERE name = $1 OR CAST(id AS TEXT) = $1", params![g.as_str()])? {
-            Some(r) => grid_ids.push(r.int(0)),
-            None => return Ok(Err(format!("no grid named `{g}`"))),
+        // Grid names are unique within a community only: an ambiguous name must be given as id.
+        let found = t.query("SELECT id FROM grids WHERE name = $1 OR CAST(id AS TEXT) = $1", params![g.as_str()])?;
+        match found.as_slice() {
+            [r] => grid_ids.push(r.int(0)),
+            [] => return Ok(Err(format!("no grid named `{g}`"))),
+            _ => return Ok(Err(format!("`{g}` names grids in several communities: give the grid's id"))),
         }
     }
     if role == Role::Grid && grid_ids.is_empty() {

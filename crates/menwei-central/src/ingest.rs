@@ -189,7 +189,11 @@ pub async fn run(
                             let topic = Topics::new(&compound).sync();
                             let mut sent = true;
                             for body in bodies {
-                                sent &= client.try_publish(topic.clone(), QoS::AtLeastOnce, false, body).is_ok();
+                                // In order or not at all: a batch the queue refused ends this round.
+                                if client.try_publish(topic.clone(), QoS::AtLeastOnce, false, body).is_err() {
+                                    sent = false;
+                                    break;
+                                }
                                 stats.sync_batches.fetch_add(1, Ordering::Relaxed);
                             }
                             if sent {
