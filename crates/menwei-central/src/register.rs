@@ -440,13 +440,8 @@ fn check_household(t: &mut Tx<'_>, h: &HouseholdIn) -> Result<Result<i64, Fields
     }
 }
 
-/// Adds a household, or updates the one with this ref (the CSV import).
-fn put_household(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<(), Fail> {
-    let Some(id) = t.one("SELECT id FROM households WHERE ref = $1", params![h.reference.as_str()])?.map(|r| r.int(0))
-    else {
-        return add_household(t, user, h).map(drop);
-    };
-    household(t, user, id)?; // the household as it is must be in scope
+/// The unit a household entry names, checked, and within the caller's scope.
+fn unit_in_scope(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<i64, Fail> {
     let unit = check_household(t, h)?.map_err(|f| Fail::Invalid(f.0))?;
     let r = t
         .one(
@@ -457,6 +452,17 @@ fn put_household(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<(), Fai
     if !user.scope.allows(Some(r.int(0)), Some(r.int(1))) {
         return Err(Fail::Forbidden);
     }
+    Ok(unit)
+}
+
+/// Adds a household, or updates the one with this ref (the CSV import).
+fn put_household(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<(), Fail> {
+    let Some(id) = t.one("SELECT id FROM households WHERE ref = $1", params![h.reference.as_str()])?.map(|r| r.int(0))
+    else {
+        return add_household(t, user, h).map(drop);
+    };
+    household(t, user, id)?; // the household as it is must be in scope
+    let unit = unit_in_scope(t, user, h)?;
     t.exec(
         "UPDATE households SET unit_id = $2, room = $3, phone = $4 WHERE id = $1",
         params![id, unit, h.room.as_str(), h.phone.as_deref()],
@@ -487,16 +493,7 @@ fn update_resident_row(
 }
 
 pub fn add_household(t: &mut Tx<'_>, user: &User, h: &HouseholdIn) -> Result<i64, Fail> {
-    let unit = check_household(t, h)?.map_err(|f| Fail::Invalid(f.0))?;
-    let r = t
-        .one(
-            "SELECT b.grid_id, b.compound_id FROM units u JOIN buildings b ON b.id = u.building_id WHERE u.id = $1",
-            params![unit],
-        )?
-        .ok_or_else(|| Fail::NotFound("unit".into()))?;
-    if !user.scope.allows(Some(r.int(0)), Some(r.int(1))) {
-        return Err(Fail::Forbidden);
-    }
+    let unit = unit_in_scope(t, user, h)?;
     if t.one("SELECT 1 FROM households WHERE ref = $1", params![h.reference.as_str()])?.is_some() {
         return Err(Fail::Invalid(vec![("ref".into(), format!("household `{}` exists", h.reference))]));
     }

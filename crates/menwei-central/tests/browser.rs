@@ -8,7 +8,8 @@
 //! and chromedriver come from scripts/setup; when they are missing the test fails and says so,
 //! because a skip would hide a broken install.
 
-use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -52,113 +53,6 @@ fn now_ms() -> i64 {
 }
 
 // ---- menwei-central ----------------------------------------------------------------------------
-
-/// `menwei-central run`, stopped by its PID; its log is printed when the test fails.
-struct Central {
-    child: Child,
-    http: u16,
-    log: PathBuf,
-}
-
-impl Central {
-    /// Runs a one-shot subcommand (`structure`, `user add`), with `stdin` as its input.
-    fn admin(config: &Path, sub: &[&str], rest: &[&str], stdin: &str) {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_menwei-central"));
-        cmd.args(sub).arg("--config").arg(config).args(rest);
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start menwei-central {sub:?}: {e}"));
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "menwei-central {sub:?} {rest:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn start(dir: &Path, mqtt_port: u16, password: &str) -> Central {
-        let config = dir.join("central.toml");
-        let http = free_port();
-        std::fs::write(
-            &config,
-            format!(
-                "[log]\nfilter = \"info\"\n[http]\nlisten = \"127.0.0.1:{http}\"\n[database]\nurl = \"sqlite://{}\"\n\
-                 [broker]\nurl = \"mqtt://127.0.0.1:{mqtt_port}\"\nclient_id = \"central-browser\"\nshare_group = \"g\"\n",
-                dir.join("central.db").display()
-            ),
-        )
-        .unwrap();
-        let structure = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/district.example.toml");
-        Self::admin(&config, &["structure"], &[structure.to_str().unwrap()], "");
-        Self::admin(
-            &config,
-            &["user"],
-            &["add", "admin", "--role", "admin", "--password-stdin"],
-            &format!("{password}\n"),
-        );
-
-        let log = dir.join("central.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_menwei-central"))
-            .args(["run", "--config"])
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut central = Central { child, http, log };
-        central.wait_http();
-        central
-    }
-
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http)
-    }
-
-    fn wait_http(&mut self) {
-        let agent = http_agent(Duration::from_secs(5));
-        let t = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("menwei-central run exited ({status}) before serving HTTP:\n{}", self.log_tail());
-            }
-            if let Ok(r) = agent.get(format!("{}/", self.base())).call()
-                && r.status() == 200
-            {
-                return;
-            }
-            assert!(
-                t.elapsed() < DEADLINE,
-                "menwei-central did not serve {}/ in time:\n{}",
-                self.base(),
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(60)..].join("\n")
-    }
-}
-
-impl Drop for Central {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let path = save_artefact("browser-central.log", self.log_tail().as_bytes());
-            eprintln!("menwei-central's log (last lines, also in {}):\n{}", path.display(), self.log_tail());
-        }
-    }
-}
 
 // ---- an edge box, as far as MQTT goes ----------------------------------------------------------
 
@@ -475,19 +369,20 @@ const ERROR_HOOK: &str = "window.__menweiErrors = window.__menweiErrors || [];\
 fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     let dir = tempfile::tempdir().unwrap();
     let mqtt = Mosquitto::start(dir.path(), free_port());
-    let password = format!("pw-{}-{}", std::process::id(), now_ms());
-    let central = Central::start(dir.path(), mqtt.port, &password);
+    let db = format!("sqlite://{}", dir.path().join("central.db").display());
+    let central = common::Central::start(dir.path(), &db, mqtt.port, "");
+    let password = common::PASSWORD;
     let browser = Browser::start();
 
     // The edge is online (retained status, as the edge's connection would publish it).
     publish(mqtt.port, &format!("menwei/v1/{COMPOUND}/status"), "online", true);
 
     // Log in through the page.
-    browser.goto(&format!("{}/", central.base()));
+    browser.goto(&format!("{}/", central.url("")));
     browser.js(ERROR_HOOK, json!([]));
     browser.wait_for("the login form", "return !!document.querySelector('#login-form')", json!([]));
     browser.type_into("#login-username", "admin");
-    browser.type_into("#login-password", &password);
+    browser.type_into("#login-password", password);
     browser.click("#login-submit");
     browser.wait_for(
         "the overview after login",
@@ -596,7 +491,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
         "return document.querySelector('[data-testid=nav-orders]').textContent === 'Work orders';",
         json!([]),
     );
-    browser.goto(&format!("{}/#/orders", central.base()));
+    browser.goto(&format!("{}/#/orders", central.url("")));
     browser.wait_for(
         "English after a reload",
         "const n = document.querySelector('[data-testid=nav-orders]');\
@@ -605,7 +500,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     );
 
     // The community map: one picture of the compounds, their grids and the open order.
-    browser.goto(&format!("{}/#/overview", central.base()));
+    browser.goto(&format!("{}/#/overview", central.url("")));
     browser.wait_for(
         "the community map",
         "return document.querySelectorAll('[data-testid=community-map]').length > 0;",

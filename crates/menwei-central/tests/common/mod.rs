@@ -132,6 +132,9 @@ impl Drop for Central {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("menwei-central's log (last lines):\n{}", self.log_tail());
+        }
     }
 }
 
