@@ -448,6 +448,8 @@
     $('#nav').hidden = !me;
     $('#logout').hidden = !me;
     $('#user-name').textContent = me ? `${me.username} · ${word('role', me.role)}` : '';
+    // Read-only users are refused every change by the server; do not offer them one.
+    document.body.classList.toggle('readonly', !!me && me.role === 'readonly');
     const [page] = parseHash();
     for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.route === page);
   }

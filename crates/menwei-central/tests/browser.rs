@@ -508,6 +508,34 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     );
     let map_png = browser.save_screenshot("browser-overview.png");
 
+    // A read-only user sees the open work order without the actions the server would refuse.
+    browser.click("#logout");
+    browser.wait_for("the login form again", "return !!document.querySelector('#login-form')", json!([]));
+    browser.type_into("#login-username", "ro");
+    browser.type_into("#login-password", password);
+    browser.click("#login-submit");
+    browser.wait_for(
+        "the overview as ro",
+        "return document.querySelector('#main').dataset.page === 'overview';",
+        json!([]),
+    );
+    browser.click("[data-testid=nav-orders]");
+    browser.wait_for("the state filter", "return !!document.querySelector('#orders-state');", json!([]));
+    // Every state: the order is acknowledged by now.
+    browser.js(
+        "const s = document.querySelector('#orders-state'); s.value = ''; s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    let shown = browser.wait_for(
+        "the work orders as ro",
+        "const r = document.querySelector('[data-testid=order-row]');\
+         if (!r) return null;\
+         return {visible: [...document.querySelectorAll('[data-testid=order-ack], [data-testid=order-resolve]')]\
+           .filter(b => b.offsetParent !== null).length};",
+        json!([]),
+    );
+    assert_eq!(shown["visible"], 0, "a read-only user is offered no acknowledge or resolve button");
+
     println!("artefacts: {}, {} and {}", live_png.display(), orders_png.display(), map_png.display());
     drop(browser);
     drop(central);
