@@ -165,6 +165,27 @@ impl App {
     }
 }
 
+impl App {
+    /// [`App::run`] for a change: refused to read-only users; answers `status` with the result
+    /// as JSON.
+    async fn change<T: serde::Serialize + Send + 'static>(
+        &self,
+        headers: &HeaderMap,
+        action: &'static str,
+        target: String,
+        status: StatusCode,
+        work: impl FnOnce(&mut Tx<'_>, &User) -> Result<T, Fail> + Send + 'static,
+    ) -> ApiResult {
+        let (_, v) = self
+            .run(headers, action, target, move |t, u| {
+                need_write(u)?;
+                work(t, u)
+            })
+            .await?;
+        Ok((status, Json(v)).into_response())
+    }
+}
+
 fn need_write(u: &User) -> Result<(), Fail> {
     if u.can_write() { Ok(()) } else { Err(Fail::Forbidden) }
 }
@@ -527,13 +548,10 @@ async fn get_household(State(app): State<Arc<App>>, headers: HeaderMap, Path(id)
 async fn add_household(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     let input: register::HouseholdIn = body(&bytes)?;
     let target = format!("household:{}", input.reference);
-    let (_, id) = app
-        .run(&headers, "create", target, move |t, u| {
-            need_write(u)?;
-            register::add_household(t, u, &input)
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+    app.change(&headers, "create", target, StatusCode::CREATED, move |t, u| {
+        register::add_household(t, u, &input).map(|id| json!({ "id": id }))
+    })
+    .await
 }
 
 async fn list_residents(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
@@ -553,13 +571,10 @@ async fn get_resident(State(app): State<Arc<App>>, headers: HeaderMap, Path(r): 
 async fn add_resident(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     let input: register::ResidentIn = body(&bytes)?;
     let target = format!("resident:{}", input.reference);
-    let (_, ()) = app
-        .run(&headers, "create", target, move |t, u| {
-            need_write(u)?;
-            register::add_resident(t, u, &input, now_ms())
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "ok": true }))).into_response())
+    app.change(&headers, "create", target, StatusCode::CREATED, move |t, u| {
+        register::add_resident(t, u, &input, now_ms()).map(|()| json!({ "ok": true }))
+    })
+    .await
 }
 
 async fn patch_resident(
@@ -569,24 +584,18 @@ async fn patch_resident(
     bytes: Bytes,
 ) -> ApiResult {
     let input: register::ResidentPatch = body(&bytes)?;
-    let (_, v) = app
-        .run(&headers, "update", format!("resident:{r}"), move |t, u| {
-            need_write(u)?;
-            register::patch_resident(t, u, &r, &input, now_ms())
-        })
-        .await?;
-    json_ok(v)
+    app.change(&headers, "update", format!("resident:{r}"), StatusCode::OK, move |t, u| {
+        register::patch_resident(t, u, &r, &input, now_ms())
+    })
+    .await
 }
 
 async fn erase_resident(State(app): State<Arc<App>>, headers: HeaderMap, Path(r): Path<String>) -> ApiResult {
     check_ref(&r)?;
-    let (_, id) = app
-        .run(&headers, "erase", format!("resident:{r}"), move |t, u| {
-            need_write(u)?;
-            register::erase_resident(t, u, &r, now_ms())
-        })
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "erasure": id }))).into_response())
+    app.change(&headers, "erase", format!("resident:{r}"), StatusCode::ACCEPTED, move |t, u| {
+        register::erase_resident(t, u, &r, now_ms()).map(|id| json!({ "erasure": id }))
+    })
+    .await
 }
 
 async fn list_erasures(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
@@ -599,26 +608,20 @@ async fn list_vehicles(State(app): State<Arc<App>>, headers: HeaderMap, q: axum:
 
 async fn put_vehicle(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     let input: register::VehicleIn = body(&bytes)?;
-    let (_, v) = app
-        .run(&headers, "create", format!("vehicle:{}", input.plate), move |t, u| {
-            need_write(u)?;
-            register::put_vehicle(t, u, &input, now_ms())
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    app.change(&headers, "create", format!("vehicle:{}", input.plate), StatusCode::CREATED, move |t, u| {
+        register::put_vehicle(t, u, &input, now_ms())
+    })
+    .await
 }
 
 async fn delete_vehicle(State(app): State<Arc<App>>, headers: HeaderMap, Path(plate): Path<String>) -> ApiResult {
     if let Err(e) = register::plate(&plate) {
         return Err(ApiError::fields(&[("plate", &e)]));
     }
-    let (_, ()) = app
-        .run(&headers, "delete", format!("vehicle:{plate}"), move |t, u| {
-            need_write(u)?;
-            register::delete_vehicle(t, u, &plate, now_ms())
-        })
-        .await?;
-    json_ok(json!({ "ok": true }))
+    app.change(&headers, "delete", format!("vehicle:{plate}"), StatusCode::OK, move |t, u| {
+        register::delete_vehicle(t, u, &plate, now_ms()).map(|()| json!({ "ok": true }))
+    })
+    .await
 }
 
 async fn list_passes(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::extract::RawQuery) -> ApiResult {
@@ -627,24 +630,18 @@ async fn list_passes(State(app): State<Arc<App>>, headers: HeaderMap, q: axum::e
 
 async fn issue_pass(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
     let input: register::PassIn = body(&bytes)?;
-    let (_, v) = app
-        .run(&headers, "create", format!("pass:{}", input.household), move |t, u| {
-            need_write(u)?;
-            register::issue_pass(t, u, &input, now_ms())
-        })
-        .await?;
-    Ok((StatusCode::CREATED, Json(v)).into_response())
+    app.change(&headers, "create", format!("pass:{}", input.household), StatusCode::CREATED, move |t, u| {
+        register::issue_pass(t, u, &input, now_ms())
+    })
+    .await
 }
 
 async fn revoke_pass(State(app): State<Arc<App>>, headers: HeaderMap, Path(id): Path<String>) -> ApiResult {
     let id = path_id(&id)?;
-    let (_, v) = app
-        .run(&headers, "revoke", format!("pass:{id}"), move |t, u| {
-            need_write(u)?;
-            register::revoke_pass(t, u, id, now_ms())
-        })
-        .await?;
-    json_ok(v)
+    app.change(&headers, "revoke", format!("pass:{id}"), StatusCode::OK, move |t, u| {
+        register::revoke_pass(t, u, id, now_ms())
+    })
+    .await
 }
 
 async fn verify_pass(State(app): State<Arc<App>>, headers: HeaderMap, bytes: Bytes) -> ApiResult {
@@ -692,13 +689,10 @@ fn csv_kind(kind: &str) -> Result<CsvKind, ApiError> {
 async fn import(State(app): State<Arc<App>>, headers: HeaderMap, Path(kind): Path<String>, bytes: Bytes) -> ApiResult {
     let kind = csv_kind(&kind)?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::fields(&[("body", "is not UTF-8 text")]))?;
-    let (_, n) = app
-        .run(&headers, "import", format!("{kind:?}").to_lowercase(), move |t, u| {
-            need_write(u)?;
-            register::import_csv(t, u, kind, &text, now_ms())
-        })
-        .await?;
-    json_ok(json!({ "applied": n }))
+    app.change(&headers, "import", format!("{kind:?}").to_lowercase(), StatusCode::OK, move |t, u| {
+        register::import_csv(t, u, kind, &text, now_ms()).map(|n| json!({ "applied": n }))
+    })
+    .await
 }
 
 async fn export(
