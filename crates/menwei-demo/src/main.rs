@@ -41,6 +41,19 @@ struct Args {
     dir: Option<PathBuf>,
 }
 
+// Writes that cannot fail the demo: with its output gone (a closed terminal or pipe),
+// `println!` would panic, and a panic while stopping would leave the children running.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+macro_rules! out {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
@@ -66,11 +79,11 @@ impl Children {
                 }
             };
             match done {
-                Some(s) => eprintln!("demo: {name} stopped ({s})"),
+                Some(s) => say!("demo: {name} stopped ({s})"),
                 None => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    eprintln!("demo: {name} did not stop in 15 s: killed");
+                    say!("demo: {name} did not stop in 15 s: killed");
                 }
             }
         }
@@ -159,7 +172,7 @@ fn print_events(host: String, port: u16, stop: Arc<AtomicBool>) {
             }
             match ev {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
-                    println!("{}", describe(&String::from_utf8_lossy(&p.topic), &p.payload));
+                    out!("{}", describe(&String::from_utf8_lossy(&p.topic), &p.payload));
                 }
                 Ok(_) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(500)),
@@ -199,7 +212,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("menwei-demo: error: {e:#}");
+            say!("menwei-demo: error: {e:#}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -319,7 +332,7 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     let camera_url = match &args.camera {
         Some(url) => url.clone(),
         None => {
-            eprintln!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
+            say!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
             // 10 s of empty gate first: time for the edge to connect and take the register
             // from central before the first car.
             let clip = menwei_demo::gate_clip(&dir, &scene.pictures, 10, 3, 5, 5)?;
@@ -385,11 +398,11 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         let edges = api_get(&base, &token, "/api/edges")?;
         let demo = edges["edges"].as_array().and_then(|e| e.iter().find(|e| e["compound"] == "c-demo").cloned());
         if let Some(e) = demo.filter(|e| e["latest_version"].as_u64() > Some(0) && e["behind"] == false) {
-            eprintln!("demo: the edge applied the register (version {})", e["register_version"]);
+            say!("demo: the edge applied the register (version {})", e["register_version"]);
             break;
         }
         if t.elapsed() > Duration::from_secs(60) {
-            eprintln!("demo: the edge has not confirmed the register after 60 s: cars may show as unknown");
+            say!("demo: the edge has not confirmed the register after 60 s: cars may show as unknown");
             break;
         }
         if stop.load(Ordering::SeqCst) {
@@ -398,19 +411,19 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    println!();
-    println!("  menwei demo: compound c-demo, gate north");
-    println!("  dashboard   {base}/   (user admin, password {password})");
-    println!(
+    out!();
+    out!("  menwei demo: compound c-demo, gate north");
+    out!("  dashboard   {base}/   (user admin, password {password})");
+    out!(
         "  camera      {}",
         if args.camera.is_some() { "the one given with --camera" } else { "the gate clip over RTSP" }
     );
-    println!("  edge        {}  (/metrics on 127.0.0.1:{edge_http})", edge_cfg.display());
-    println!("  broker      {broker}");
-    println!("  logs        {}/*.log", dir.display());
-    println!("  Ctrl-C stops everything.");
-    println!();
-    println!("  events as they reach the broker:");
+    out!("  edge        {}  (/metrics on 127.0.0.1:{edge_http})", edge_cfg.display());
+    out!("  broker      {broker}");
+    out!("  logs        {}/*.log", dir.display());
+    out!("  Ctrl-C stops everything.");
+    out!();
+    out!("  events as they reach the broker:");
 
     while !stop.load(Ordering::SeqCst) {
         for (name, c) in &mut children.0 {
@@ -420,7 +433,7 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    eprintln!("demo: stopping");
+    say!("demo: stopping");
     Ok(())
 }
 

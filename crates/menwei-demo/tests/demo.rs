@@ -9,6 +9,26 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The demo, stopped with SIGTERM (so that it stops its own children) if the test fails.
+struct StopOnDrop(std::process::Child);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+            let t = Instant::now();
+            while t.elapsed() < Duration::from_secs(30) {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
@@ -26,22 +46,25 @@ fn the_demo_shows_the_gate_events_and_stops_cleanly() {
     }
     let dir = tempfile::tempdir().unwrap();
     let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_menwei-demo"))
-        .args(["--root"])
-        .arg(root())
-        .arg("--bin")
-        .arg(&bin)
-        .args(["--http-port", &http.to_string()])
-        .arg("--dir")
-        .arg(dir.path().join("demo"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut demo = StopOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_menwei-demo"))
+            .args(["--root"])
+            .arg(root())
+            .arg("--bin")
+            .arg(&bin)
+            .args(["--http-port", &http.to_string()])
+            .arg("--dir")
+            .arg(dir.path().join("demo"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    for pipe in
-        [Box::new(demo.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(demo.stderr.take().unwrap())]
-    {
+    for pipe in [
+        Box::new(demo.0.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(demo.0.stderr.take().unwrap()),
+    ] {
         let l = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
@@ -58,7 +81,7 @@ fn the_demo_shows_the_gate_events_and_stops_cleanly() {
     }
     let t = Instant::now();
     while !wanted.iter().all(|w| has(w)) {
-        if let Ok(Some(s)) = demo.try_wait() {
+        if let Ok(Some(s)) = demo.0.try_wait() {
             panic!("the demo exited ({s}):\n{}", lines.lock().unwrap().join("\n"));
         }
         assert!(
@@ -73,9 +96,9 @@ fn the_demo_shows_the_gate_events_and_stops_cleanly() {
     let page = ureq::get(&format!("http://127.0.0.1:{http}/")).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(page.contains("<html"), "{page}");
 
-    let ok = Command::new("kill").arg("-TERM").arg(demo.id().to_string()).status().unwrap().success();
+    let ok = Command::new("kill").arg("-TERM").arg(demo.0.id().to_string()).status().unwrap().success();
     assert!(ok);
-    let status = demo.wait().unwrap();
+    let status = demo.0.wait().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let out = lines.lock().unwrap().join("\n");
     eprintln!("{out}");
