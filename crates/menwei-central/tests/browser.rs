@@ -289,6 +289,21 @@ impl Browser {
         });
     }
 
+    /// Signs in through the login form and waits for the overview it leads to.
+    fn sign_in(&self, user: &str, password: &str) {
+        self.wait_for("the login form", "return !!document.querySelector('#login-form')", json!([]));
+        self.type_into("#login-username", user);
+        self.type_into("#login-password", password);
+        self.click("#login-submit");
+        self.wait_for(
+            "the overview after login",
+            "const m = document.querySelector('#main');\
+             return m.dataset.page === 'overview' && !document.querySelector('#nav').hidden\
+               && !!document.querySelector('[data-testid=community-map], [data-testid=overview-empty]');",
+            json!([]),
+        );
+    }
+
     fn screenshot(&self) -> Vec<u8> {
         let v = self.cmd("GET", "/screenshot", None).unwrap_or_else(|e| panic!("screenshot failed: {e}"));
         let png = base64_decode(v.as_str().expect("base64 text"));
@@ -380,17 +395,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     // Log in through the page.
     browser.goto(&format!("{}/", central.url("")));
     browser.js(ERROR_HOOK, json!([]));
-    browser.wait_for("the login form", "return !!document.querySelector('#login-form')", json!([]));
-    browser.type_into("#login-username", "admin");
-    browser.type_into("#login-password", password);
-    browser.click("#login-submit");
-    browser.wait_for(
-        "the overview after login",
-        "const m = document.querySelector('#main');\
-         return m.dataset.page === 'overview' && !document.querySelector('#nav').hidden\
-           && !!document.querySelector('[data-testid=community-map], [data-testid=overview-empty]');",
-        json!([]),
-    );
+    browser.sign_in("admin", password);
     let user = browser.js("return document.querySelector('#user-name').textContent", json!([]));
     assert!(user.as_str().is_some_and(|u| u.contains("admin")), "the page shows who is logged in: {user}");
 
@@ -510,15 +515,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
 
     // A read-only user sees the open work order without the actions the server would refuse.
     browser.click("#logout");
-    browser.wait_for("the login form again", "return !!document.querySelector('#login-form')", json!([]));
-    browser.type_into("#login-username", "ro");
-    browser.type_into("#login-password", password);
-    browser.click("#login-submit");
-    browser.wait_for(
-        "the overview as ro",
-        "return document.querySelector('#main').dataset.page === 'overview';",
-        json!([]),
-    );
+    browser.sign_in("ro", password);
     browser.click("[data-testid=nav-orders]");
     browser.wait_for("the state filter", "return !!document.querySelector('#orders-state');", json!([]));
     // Every state: the order is acknowledged by now.

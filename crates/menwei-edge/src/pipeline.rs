@@ -157,6 +157,20 @@ pub struct StageLog {
     pub events: std::sync::Mutex<Vec<(u64, u64, u64)>>,
 }
 
+impl StageLog {
+    /// Records the frame just handled, with the stage times since the last record.
+    fn frame(&self, camera: usize, seq: u64, analysed: bool, region_share: f32) {
+        let ns = profile::take();
+        self.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
+            camera,
+            seq,
+            analysed,
+            region_share,
+            ns,
+        });
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameStages {
     pub camera: usize,
@@ -449,14 +463,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 summary[i].frames_still += 1;
                 drop(analysis);
                 if let Some(log) = log {
-                    let ns = profile::take();
-                    log.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
-                        camera: i,
-                        seq: frame.seq,
-                        analysed: false,
-                        region_share: 0.0,
-                        ns,
-                    });
+                    log.frame(i, frame.seq, false, 0.0);
                 }
                 continue;
             };
@@ -485,14 +492,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             drop(analysis);
             let share = region.map_or(0.0, |r| r.area() as f64 / whole.area() as f64);
             if let Some(log) = log {
-                let ns = profile::take();
-                log.frames.lock().unwrap_or_else(|e| e.into_inner()).push(FrameStages {
-                    camera: i,
-                    seq: frame.seq,
-                    analysed: true,
-                    region_share: share as f32,
-                    ns,
-                });
+                log.frame(i, frame.seq, true, share as f32);
                 let seq_after = hooks.events.as_ref().map_or(0, |e| e.last_seq());
                 if seq_after > seq_before {
                     let us =
