@@ -171,8 +171,16 @@ fn verify_password(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-fn token_hash(token: &str) -> String {
+/// SHA-256 of a bearer secret (session or pass token), in hex: what the database keeps.
+pub(crate) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `bytes` random bytes from the OS, in hex: session and pass tokens.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    let mut raw = vec![0u8; bytes];
+    getrandom::fill(&mut raw).expect("the OS random source");
+    raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Creates or replaces a user. `grids` are grid names (for grid staff), `company` a property
@@ -291,9 +299,7 @@ pub fn login(t: &mut Tx<'_>, username: &str, password: &str, now_ms: i64) -> Res
     if r.flag(2) {
         return Ok(Login::Disabled);
     }
-    let mut raw = [0u8; 32];
-    getrandom::fill(&mut raw).expect("the OS random source");
-    let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    let token = random_hex(32);
     t.exec("DELETE FROM sessions WHERE expires_ms < $1", params![now_ms])?;
     t.exec(
         "INSERT INTO sessions (token_hash, user_id, expires_ms) VALUES ($1, $2, $3)",

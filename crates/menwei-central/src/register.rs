@@ -1007,11 +1007,6 @@ pub fn passes(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Vec<Pass>, D
     Ok(t.query(&sql, params![])?.iter().map(|r| pass_row(r, now_ms)).collect())
 }
 
-fn token_hash(token: &str) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub fn issue_pass(t: &mut Tx<'_>, user: &User, p: &PassIn, now_ms: i64) -> Result<Pass, Fail> {
     let mut f = Fields::default();
     let from = p.valid_from_ms.unwrap_or(now_ms);
@@ -1050,11 +1045,7 @@ pub fn issue_pass(t: &mut Tx<'_>, user: &User, p: &PassIn, now_ms: i64) -> Resul
     if !user.scope.allows(Some(place.grid_id), Some(place.compound_id)) {
         return Err(Fail::Forbidden);
     }
-    let token = (p.kind == "qr").then(|| {
-        let mut raw = [0u8; 16];
-        getrandom::fill(&mut raw).expect("the OS random source");
-        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    });
+    let token = (p.kind == "qr").then(|| crate::auth::random_hex(16));
     let until = p.valid_until_ms.expect("checked");
     let id = t.int(
         "INSERT INTO passes (compound_id, household_id, kind, plate, token_hash, visitor, valid_from_ms, valid_until_ms,
@@ -1065,7 +1056,7 @@ pub fn issue_pass(t: &mut Tx<'_>, user: &User, p: &PassIn, now_ms: i64) -> Resul
             place.household_id,
             p.kind.as_str(),
             plate_c.as_deref(),
-            token.as_deref().map(token_hash),
+            token.as_deref().map(crate::auth::token_hash),
             p.visitor.as_str(),
             from,
             until,
@@ -1122,7 +1113,8 @@ pub fn revoke_pass(t: &mut Tx<'_>, user: &User, id: i64, now_ms: i64) -> Result<
 
 /// Checks a QR token at a gate: the pass, when it is valid now.
 pub fn verify_pass(t: &mut Tx<'_>, user: &User, token: &str, now_ms: i64) -> Result<Option<Pass>, Fail> {
-    let Some(row) = t.one(&format!("{PASSES} WHERE p.token_hash = $1"), params![token_hash(token)])? else {
+    let Some(row) = t.one(&format!("{PASSES} WHERE p.token_hash = $1"), params![crate::auth::token_hash(token)])?
+    else {
         return Ok(None);
     };
     if !user.scope.allows(row.opt_int(9), row.opt_int(10)) {

@@ -10,6 +10,13 @@ use crate::params;
 /// An edge that has sent nothing for this long is shown offline even if its last will was lost.
 pub const STALE_MS: i64 = 90_000;
 
+/// An edge's status as shown: its retained word, except that an `online` edge silent for
+/// [`STALE_MS`] is shown offline.
+fn shown_status(status: String, last_seen_ms: Option<i64>, now_ms: i64) -> String {
+    let stale = last_seen_ms.is_none_or(|seen| now_ms - seen > STALE_MS);
+    if status == "online" && stale { "offline".to_owned() } else { status }
+}
+
 /// Districts → communities → grids (with open and overdue orders) and compounds (with map
 /// rectangles, gates, buildings and their edge's state).
 pub fn overview(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Value, DbError> {
@@ -71,10 +78,7 @@ pub fn overview(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Value, DbE
                                "w": b.real(5), "h": b.real(6)})
                     })
                     .collect();
-                let status = k.opt_text(9).map(|s| {
-                    let stale = k.opt_int(10).is_none_or(|seen| now_ms - seen > STALE_MS);
-                    if s == "online" && stale { "offline".to_owned() } else { s }
-                });
+                let status = k.opt_text(9).map(|s| shown_status(s, k.opt_int(10), now_ms));
                 out.push(json!({
                     "id": kid, "code": k.text(1), "name": k.text(2), "property_company": k.opt_text(3),
                     "x": k.real(4), "y": k.real(5), "w": k.real(6), "h": k.real(7),
@@ -132,12 +136,7 @@ pub fn edges(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Vec<Value>, D
             let hb: Value = r.opt_text(4).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or(Value::Null);
             let depth: i64 =
                 hb["outbox"]["depth"].as_object().map_or(0, |m| m.values().filter_map(Value::as_i64).sum());
-            let stale = r.opt_int(3).is_none_or(|seen| now_ms - seen > STALE_MS);
-            let status = match r.opt_text(2) {
-                Some(s) if s == "online" && stale => "offline".to_owned(),
-                Some(s) => s,
-                None => "unknown".to_owned(),
-            };
+            let status = r.opt_text(2).map_or_else(|| "unknown".to_owned(), |s| shown_status(s, r.opt_int(3), now_ms));
             json!({
                 "compound": r.text(0), "name": r.opt_text(1), "status": status, "last_seen_ms": r.opt_int(3),
                 "cameras": hb["cameras"], "outbox_depth": depth, "outbox_degraded": hb["outbox"]["degraded"],
