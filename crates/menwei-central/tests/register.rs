@@ -164,6 +164,24 @@ fn register_changes_reach_the_edge_in_order_and_an_erasure_waits_for_the_offline
     wait("every edge confirmed", Duration::from_secs(20), || pending().is_empty());
     let (_, edges) = call(&c.url("/api/edges"), "GET", Some(&token), None);
     assert!(edges["edges"].as_array().unwrap().iter().all(|e| e["behind"] == false), "{edges}");
+
+    // An edge's heartbeat (cameras, outbox depth) is what the edge list shows of it.
+    demo.publish(
+        "heartbeat",
+        true,
+        r#"{"schema":1,"at":"2026-11-27T10:00:00.000Z","cameras":{"north-1":"streaming"},
+            "outbox":{"depth":{"access":2,"health":1},"dropped":{},"last_seq":9,"acked_seq":6,"degraded":false},
+            "register_version":3}"#
+            .into(),
+    );
+    let demo_edge = || {
+        let (_, edges) = call(&c.url("/api/edges"), "GET", Some(&token), None);
+        edges["edges"].as_array().unwrap().iter().find(|e| e["compound"] == "c-demo").cloned().unwrap()
+    };
+    wait("the heartbeat in the edge list", Duration::from_secs(20), || demo_edge()["outbox_depth"] == 3);
+    let e = demo_edge();
+    assert_eq!((e["status"].as_str(), e["cameras"]["north-1"].as_str()), (Some("online"), Some("streaming")), "{e}");
+    assert!(e["last_seen_ms"].as_i64().is_some(), "{e}");
 }
 
 /// A webhook receiver that answers 503 to the first `fail` requests, then 204; keeps the bodies.
