@@ -85,28 +85,38 @@ impl TemplateMatrix {
     }
 
     /// The best-scoring owner and the best score of any other owner.
+    ///
+    /// A matrix of [`PARALLEL_BYTES`] or more is scanned in one slice per core (scoped threads,
+    /// at most eight): one core cannot draw the memory bandwidth that several do, and the scan
+    /// is bandwidth-bound. A smaller one is scanned on the caller's thread, where starting
+    /// threads would cost more than it saves.
     pub fn nearest(&self, query: &[f32]) -> Option<Nearest> {
         assert_eq!(query.len(), self.dims);
-        let mut best: Option<(u64, f32)> = None;
-        let mut runner_up = -1.0f32;
-        for (row, &owner) in self.data.chunks_exact(self.dims).zip(&self.owners) {
-            let s = dot(row, query);
-            match best {
-                Some((o, b)) if s > b => {
-                    if o != owner {
-                        runner_up = runner_up.max(b);
-                    }
-                    best = Some((owner, s));
-                }
-                Some((o, _)) => {
-                    if o != owner {
-                        runner_up = runner_up.max(s);
-                    }
-                }
-                None => best = Some((owner, s)),
-            }
+        let parts = if self.bytes() >= PARALLEL_BYTES { cores().min(8) } else { 1 };
+        if parts <= 1 {
+            return scan(&self.data, &self.owners, self.dims, query);
         }
-        best.map(|(owner, score)| Nearest { owner, score, runner_up })
+        let rows = self.owners.len().div_ceil(parts);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .data
+                .chunks(rows * self.dims)
+                .zip(self.owners.chunks(rows))
+                .enumerate()
+                .map(|(k, (data, owners))| {
+                    std::thread::Builder::new()
+                        .name(format!("menwei-match-{k}"))
+                        .spawn_scoped(s, move || scan(data, owners, self.dims, query))
+                        .map_err(|_| (data, owners))
+                })
+                .collect();
+            // A slice whose thread could not start is scanned here.
+            let parts = handles.into_iter().map(|h| match h {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                Err((data, owners)) => scan(data, owners, self.dims, query),
+            });
+            merge(parts)
+        })
     }
 
     /// Matches `query` when the best person scores at least `threshold` and beats every other
@@ -120,6 +130,51 @@ impl TemplateMatrix {
             best => Decision::Unknown { best },
         }
     }
+}
+
+/// Matrices of this many bytes or more are scanned on every core (see [`TemplateMatrix::nearest`]).
+pub const PARALLEL_BYTES: usize = 16 << 20;
+
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// One thread's scan of `data` (rows of `dims`, owned by `owners`).
+fn scan(data: &[f32], owners: &[u64], dims: usize, query: &[f32]) -> Option<Nearest> {
+    let mut best: Option<(u64, f32)> = None;
+    let mut runner_up = -1.0f32;
+    for (row, &owner) in data.chunks_exact(dims).zip(owners) {
+        let s = dot(row, query);
+        match best {
+            Some((o, b)) if s > b => {
+                if o != owner {
+                    runner_up = runner_up.max(b);
+                }
+                best = Some((owner, s));
+            }
+            Some((o, _)) => {
+                if o != owner {
+                    runner_up = runner_up.max(s);
+                }
+            }
+            None => best = Some((owner, s)),
+        }
+    }
+    best.map(|(owner, score)| Nearest { owner, score, runner_up })
+}
+
+/// The result over several slices from each slice's own. A person's templates may lie in
+/// several slices: another slice's best counts as the runner-up only when it is another
+/// person's, and otherwise that slice's runner-up does.
+fn merge(parts: impl Iterator<Item = Option<Nearest>>) -> Option<Nearest> {
+    let parts: Vec<Nearest> = parts.flatten().collect();
+    let top = parts.iter().copied().reduce(|a, b| if b.score > a.score { b } else { a })?;
+    let runner_up = parts
+        .iter()
+        .map(|p| if p.owner != top.owner { p.score } else { p.runner_up })
+        .fold(-1.0f32, f32::max);
+    Some(Nearest { owner: top.owner, score: top.score, runner_up })
 }
 
 /// Dot product with eight independent accumulators, so the compiler vectorises it.
@@ -164,6 +219,40 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert!(!matches!(m.decide(&q, 0.5, 0.1), Decision::Match { owner: 1, .. }));
         assert!(TemplateMatrix::new(3).nearest(&q).is_none());
+    }
+
+    #[test]
+    fn a_large_matrix_scanned_in_slices_gives_the_one_thread_answer() {
+        // 9,000 templates of 512 floats is over PARALLEL_BYTES; owners have templates in
+        // several slices, so the runner-up must come from the right slice.
+        let dims = 512;
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        };
+        let mut m = TemplateMatrix::new(dims);
+        for i in 0..9_000u64 {
+            let v: Vec<f32> = (0..dims).map(|_| next()).collect();
+            m.push(i % 7, &unit(&v));
+        }
+        assert!(m.bytes() >= PARALLEL_BYTES);
+        for _ in 0..5 {
+            let q = unit(&(0..dims).map(|_| next()).collect::<Vec<_>>());
+            let whole = scan(&m.data, &m.owners, dims, &q);
+            assert_eq!(m.nearest(&q), whole);
+            // The same answer from slices of any size, merged.
+            for rows in [1_000, 2_999, 4_500] {
+                let parts = m
+                    .data
+                    .chunks(rows * dims)
+                    .zip(m.owners.chunks(rows))
+                    .map(|(d, o)| scan(d, o, dims, &q));
+                assert_eq!(merge(parts), whole, "slices of {rows}");
+            }
+        }
     }
 
     #[test]

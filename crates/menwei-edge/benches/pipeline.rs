@@ -135,7 +135,7 @@ fn main() {
         p
     };
 
-    println!("\n== matcher: exact top-1, 512-d f32, one contiguous matrix, one thread");
+    println!("\n== matcher: exact top-1, 512-d f32, one contiguous matrix, a slice per core over 16 MiB");
     let matcher = matcher_bench();
 
     println!("\n== goals");
