@@ -170,10 +170,8 @@ fn scan(data: &[f32], owners: &[u64], dims: usize, query: &[f32]) -> Option<Near
 fn merge(parts: impl Iterator<Item = Option<Nearest>>) -> Option<Nearest> {
     let parts: Vec<Nearest> = parts.flatten().collect();
     let top = parts.iter().copied().reduce(|a, b| if b.score > a.score { b } else { a })?;
-    let runner_up = parts
-        .iter()
-        .map(|p| if p.owner != top.owner { p.score } else { p.runner_up })
-        .fold(-1.0f32, f32::max);
+    let runner_up =
+        parts.iter().map(|p| if p.owner != top.owner { p.score } else { p.runner_up }).fold(-1.0f32, f32::max);
     Some(Nearest { owner: top.owner, score: top.score, runner_up })
 }
 
@@ -245,11 +243,7 @@ mod tests {
             assert_eq!(m.nearest(&q), whole);
             // The same answer from slices of any size, merged.
             for rows in [1_000, 2_999, 4_500] {
-                let parts = m
-                    .data
-                    .chunks(rows * dims)
-                    .zip(m.owners.chunks(rows))
-                    .map(|(d, o)| scan(d, o, dims, &q));
+                let parts = m.data.chunks(rows * dims).zip(m.owners.chunks(rows)).map(|(d, o)| scan(d, o, dims, &q));
                 assert_eq!(merge(parts), whole, "slices of {rows}");
             }
         }

@@ -13,6 +13,11 @@
 //! cut by the crop's edge is rare), is the region the detectors run on. When that region covers
 //! most of the frame (`whole_frame_share`), cropping saves little and the whole frame is used.
 //! Several separate movers give one region around all of them.
+//!
+//! Motion also says whether anything is still *changing*: `fresh` counts the moving cells that
+//! changed since the previous observation. A frame whose motion is only settling (fewer than
+//! `min_cells` fresh cells) shows the same picture as the frame before it, so a caller that has
+//! already recognised everything in view may take the previous frame's detections for it.
 
 use crate::geom::{BoxXyxy, PixelRect};
 use crate::image::RgbView;
@@ -47,11 +52,21 @@ impl Default for MotionConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Motion {
     pub cells: usize,
+    /// Moving cells that changed since the previous observation; the others are settling.
+    pub fresh: usize,
     /// The moving cells' bounding box, in frame pixels.
     pub region: BoxXyxy,
     /// Where the detectors should look: `region` grown by the margin, or the whole frame when
     /// that would cover most of it.
     pub look: PixelRect,
+}
+
+impl Motion {
+    /// Whether this frame's motion is only something settling that changed nothing since the
+    /// previous frame: it shows the same picture.
+    pub fn settling(&self, cfg: &MotionConfig) -> bool {
+        self.fresh < cfg.min_cells
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +79,10 @@ pub struct MotionDetector {
 }
 
 impl MotionDetector {
+    pub fn config(&self) -> &MotionConfig {
+        &self.cfg
+    }
+
     pub fn new(cfg: MotionConfig) -> Self {
         Self { cfg, background: None, previous: [0.0; GW * GH], held: [0; GW * GH] }
     }
@@ -90,7 +109,7 @@ impl MotionDetector {
             self.previous = grid;
             return None;
         };
-        let (mut cells, mut x1, mut y1, mut x2, mut y2) = (0, GW, GH, 0, 0);
+        let (mut cells, mut fresh, mut x1, mut y1, mut x2, mut y2) = (0, 0, GW, GH, 0, 0);
         for (i, (b, v)) in bg.iter_mut().zip(grid.iter()).enumerate() {
             let held = &mut self.held[i];
             *held = if (v - self.previous[i]).abs() < self.cfg.cell_delta / 2.0 { held.saturating_add(1) } else { 0 };
@@ -99,6 +118,7 @@ impl MotionDetector {
             }
             if (v - *b).abs() >= self.cfg.cell_delta {
                 cells += 1;
+                fresh += usize::from(*held == 0);
                 let (gx, gy) = (i % GW, i / GW);
                 x1 = x1.min(gx);
                 y1 = y1.min(gy);
@@ -120,7 +140,12 @@ impl MotionDetector {
         let grown = PixelRect { x: lx1, y: ly1, width: lx2 - lx1, height: ly2 - ly1 };
         let whole = PixelRect::full(w as u32, h as u32);
         let look = if grown.area() as f32 >= self.cfg.whole_frame_share * whole.area() as f32 { whole } else { grown };
-        Some(Motion { cells, region: BoxXyxy { x1: rx1 as f32, y1: ry1 as f32, x2: rx2 as f32, y2: ry2 as f32 }, look })
+        Some(Motion {
+            cells,
+            fresh,
+            region: BoxXyxy { x1: rx1 as f32, y1: ry1 as f32, x2: rx2 as f32, y2: ry2 as f32 },
+            look,
+        })
     }
 }
 
@@ -175,11 +200,21 @@ mod tests {
         let mut m = MotionDetector::new(cfg);
         m.observe(view(&frame(None, 60)));
         let parked = frame(Some((100, 60)), 60);
-        let moving = (0..30).take_while(|_| m.observe(view(&parked)).is_some()).count();
-        assert_eq!(moving, usize::from(cfg.settle_frames), "motion while it settles, then background");
+        let seen: Vec<Motion> = (0..30).map_while(|_| m.observe(view(&parked))).collect();
+        assert_eq!(seen.len(), usize::from(cfg.settle_frames), "motion while it settles, then background");
+        // Its arrival changed the picture; every frame after showed the same picture.
+        assert!(!seen[0].settling(&cfg) && seen[0].fresh == seen[0].cells, "{:?}", seen[0]);
+        assert!(seen[1..].iter().all(|s| s.settling(&cfg) && s.fresh == 0), "{seen:?}");
         assert_eq!(m.observe(view(&parked)), None);
-        // When it leaves, that is motion again.
-        assert!(m.observe(view(&frame(None, 60))).is_some());
+        // When it leaves, that is motion again, and fresh.
+        assert!(m.observe(view(&frame(None, 60))).is_some_and(|s| !s.settling(&cfg)));
+        // A mover that keeps moving is fresh on every frame.
+        let mut m = MotionDetector::new(cfg);
+        m.observe(view(&frame(None, 60)));
+        for x in (0..200).step_by(20) {
+            let s = m.observe(view(&frame(Some((x, 60)), 60))).expect("motion");
+            assert!(!s.settling(&cfg), "at x {x}: {s:?}");
+        }
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub mod raw {
         pub face_detector: Option<String>,
         pub intra_threads: Option<i64>,
         pub spinning: Option<bool>,
+        pub plate_max_side: Option<i64>,
+        pub plate_upscale: Option<f64>,
         pub execution_provider: Option<String>,
     }
 
@@ -148,6 +150,12 @@ pub mod raw {
 /// ONNX Runtime logs every graph transformation at INFO: keep it to warnings by default.
 pub const DEFAULT_LOG_FILTER: &str = "info,ort=warn";
 
+/// How often a motion-gated camera's models see the whole frame, motion or not. A whole look
+/// costs a camera about a frame's full analysis (110 CPU-ms at 720p on the development box), so
+/// at 10 s an idle 720p camera at 10 frames/s costs about a third more than its decode
+/// (docs/design/performance.md).
+pub const DEFAULT_IDLE_CHECK_SECS: f64 = 10.0;
+
 /// The validated config.
 #[derive(Clone, Debug)]
 pub struct EdgeConfig {
@@ -161,6 +169,10 @@ pub struct EdgeConfig {
     pub face_detector: String,
     pub intra_threads: usize,
     pub spinning: bool,
+    /// The plate detector's input: the longest side it letterboxes a picture into, and how far
+    /// it may scale a small picture up.
+    pub plate_max_side: u32,
+    pub plate_upscale: f32,
     pub provider: menwei_vision::Provider,
     pub cameras: Vec<Camera>,
     /// The register file and its template key (checked when the register is opened).
@@ -300,6 +312,14 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
     if !(1..=64).contains(&intra_threads) {
         issues.add("models.intra_threads", format!("{intra_threads} is not between 1 and 64"));
     }
+    let plate_max_side = raw.models.plate_max_side.unwrap_or(1600);
+    if !(320..=3200).contains(&plate_max_side) || plate_max_side % 32 != 0 {
+        issues.add("models.plate_max_side", format!("{plate_max_side} is not a multiple of 32 from 320 to 3200"));
+    }
+    let plate_upscale = raw.models.plate_upscale.unwrap_or(2.0);
+    if !(1.0..=4.0).contains(&plate_upscale) {
+        issues.add("models.plate_upscale", format!("{plate_upscale} is not between 1 and 4"));
+    }
 
     let d = &raw.defaults;
     if raw.cameras.is_empty() {
@@ -403,7 +423,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         }
         let (mg, _) = pick!(motion_gating);
         let (idle, idle_key) = pick!(idle_check_secs);
-        let idle = idle.unwrap_or(2.0);
+        let idle = idle.unwrap_or(DEFAULT_IDLE_CHECK_SECS);
         if !(0.1..=3600.0).contains(&idle) {
             issues.add(idle_key, format!("{idle} s is not between 0.1 and 3600"));
         }
@@ -554,6 +574,8 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         face_detector,
         intra_threads: intra_threads as usize,
         spinning: raw.models.spinning.unwrap_or(false),
+        plate_max_side: plate_max_side as u32,
+        plate_upscale: plate_upscale as f32,
         provider,
         cameras,
         register: raw

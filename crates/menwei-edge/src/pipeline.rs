@@ -9,7 +9,10 @@
 //! motion they see the moving region (grown by a margin, `menwei_core::motion`), cut out of the
 //! frame without a copy, and their boxes are moved back into frame pixels; every `idle_check`
 //! they see the whole frame once, motion or not. Zones narrow the region further: faces and
-//! plates are looked for only within the zones' bounding box.
+//! plates are looked for only within the zones' bounding box. Something that arrived and stays
+//! still is motion until it settles into the background; while it settles the picture does not
+//! change, so once recognition has decided every track in view, those frames are not analysed:
+//! the last detections are given to the trackers again (`Recogniser::replay`).
 
 use std::io::Write;
 use std::sync::Arc;
@@ -58,8 +61,12 @@ pub struct CameraSummary {
     /// Frames replaced in the keep-newest slot before the inference thread took them.
     pub frames_overwritten: u64,
     pub frames_with_faces: u64,
-    /// Frames the motion gate spared the models (a still scene between idle checks).
+    /// Frames the motion gate spared the models (a still scene between idle checks, or a
+    /// settling one whose tracks were all decided).
     pub frames_still: u64,
+    /// Of `frames_still`: frames with settling motion only, whose last analysed detections
+    /// were given to the trackers again.
+    pub frames_unchanged: u64,
     /// Analysed frames on which the models saw only the moving region, not the whole frame.
     pub frames_on_region: u64,
     /// The mean share of the frame's pixels the models looked at, over analysed frames.
@@ -328,7 +335,12 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             let lpr = match plates {
                 Some([det, rec, pp]) => {
                     use menwei_vision::plate::{PlateDetector, PlateDetectorConfig, PlateReader, PlateReaderConfig};
-                    let det = PlateDetector::new(&rt, &det, &opts, PlateDetectorConfig::default())?;
+                    let det_cfg = PlateDetectorConfig {
+                        max_side: cfg.plate_max_side,
+                        max_upscale: cfg.plate_upscale,
+                        ..PlateDetectorConfig::default()
+                    };
+                    let det = PlateDetector::new(&rt, &det, &opts, det_cfg)?;
                     let readers = vec![
                         PlateReader::new(&rt, &rec, &opts, PlateReaderConfig::for_model("clp_rec"))?,
                         PlateReader::new(&rt, &pp, &opts, PlateReaderConfig::for_model("ppocr_v4_rec"))?,
@@ -453,14 +465,24 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 cam.set_idle(last_motion[i].elapsed() >= cam_cfg.idle_check);
             }
             let whole = PixelRect::full(fw, fh);
-            let look = if !cam_cfg.motion_gating || last_whole[i].elapsed() >= cam_cfg.idle_check {
+            let idle_due = !cam_cfg.motion_gating || last_whole[i].elapsed() >= cam_cfg.idle_check;
+            let look = if idle_due {
                 last_whole[i] = Instant::now();
                 Some(whole)
             } else {
                 moving.map(|m| m.look)
             };
-            let Some(look) = look else {
+            // Something that arrived and now stays still, already recognised: the picture is
+            // the last analysed one's, so its detections stand in for the models'.
+            let unchanged = !idle_due
+                && moving.is_some_and(|m| m.settling(motion[i].config()))
+                && recogniser.as_ref().is_none_or(|r| r.settled(i));
+            if unchanged && let Some(r) = recogniser.as_mut() {
+                r.replay(i, cam_cfg, view, now_ms)?;
+            }
+            let Some(look) = look.filter(|_| !unchanged) else {
                 summary[i].frames_still += 1;
+                summary[i].frames_unchanged += u64::from(unchanged);
                 drop(analysis);
                 if let Some(log) = log {
                     log.frame(i, frame.seq, false, 0.0);

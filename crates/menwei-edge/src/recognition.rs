@@ -6,6 +6,11 @@
 //! A plate track collects reads and votes per character; it is decided when two reads agree or
 //! after four. Each decision passes the access rules and, once per passage and gate, becomes an
 //! event. A face that matches nobody is not a denial: face recognition is never the only way in.
+//!
+//! Each camera keeps its last analysed frame's detections. When the motion gate says a frame
+//! shows the same picture as the one before and every track in view is already decided,
+//! [`Recogniser::replay`] feeds those detections to the trackers again instead of running the
+//! models: tracks live on while their objects stay, and end when the objects have left.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use menwei_core::track::{Retrigger, TrackId, Tracker, vote_plate};
 use menwei_vision::embed::{Embedding, FaceEmbedder};
 use menwei_vision::face::FaceDetection;
 use menwei_vision::lpr::{Lpr, PlateOutcome};
+use menwei_vision::plate::PlateDetection;
 use tracing::{debug, warn};
 
 use crate::config::{Camera, Matching};
@@ -58,6 +64,11 @@ struct CameraTracks {
     plates: Tracker,
     face_tracks: HashMap<TrackId, FaceTrack>,
     plate_tracks: HashMap<TrackId, PlateTrack>,
+    /// The last analysed frame's faces and plates, and the tracks they were assigned to.
+    last_faces: Vec<FaceDetection>,
+    last_face_tracks: Vec<TrackId>,
+    last_plates: Vec<PlateDetection>,
+    last_plate_tracks: Vec<TrackId>,
 }
 
 /// Recognition state for every camera. Owned by the inference thread.
@@ -106,6 +117,10 @@ impl Recogniser {
                     plates: Tracker::new(0.2, 5),
                     face_tracks: HashMap::new(),
                     plate_tracks: HashMap::new(),
+                    last_faces: Vec::new(),
+                    last_face_tracks: Vec::new(),
+                    last_plates: Vec::new(),
+                    last_plate_tracks: Vec::new(),
                 })
                 .collect(),
             events,
@@ -183,6 +198,9 @@ impl Recogniser {
         let tracking = profile::enter(Stage::Tracking);
         let update = self.cameras[i].faces.update(&boxes);
         drop(tracking);
+        let c = &mut self.cameras[i];
+        c.last_faces = faces.to_vec();
+        c.last_face_tracks = update.assigned.iter().map(|(t, _)| *t).collect();
         for id in &update.ended {
             // A track that left undecided, with shots that match nobody, is a stranger's.
             if let Some(t) = self.cameras[i].face_tracks.remove(id)
@@ -324,14 +342,51 @@ impl Recogniser {
         };
         let (fw, fh) = (frame.width(), frame.height());
         detections.retain(|d| cam.in_zone(d.bbox.center(), fw, fh));
+        self.plates_found(i, cam, frame, detections, now_ms)
+    }
+
+    /// Whether everything camera `i`'s last analysed frame showed is decided: a frame with the
+    /// same picture would teach nothing new, so [`Recogniser::replay`] may stand in for it.
+    pub fn settled(&self, i: usize) -> bool {
+        let c = &self.cameras[i];
+        c.last_face_tracks.iter().all(|t| c.face_tracks.get(t).is_some_and(|t| t.decided))
+            && c.last_plate_tracks.iter().all(|t| c.plate_tracks.get(t).is_some_and(|t| t.decided))
+    }
+
+    /// A frame of camera `i` that shows the same picture as the last analysed one: its
+    /// detections go to the trackers again, without the models.
+    pub fn replay(&mut self, i: usize, cam: &Camera, frame: RgbView<'_>, now_ms: i64) -> anyhow::Result<()> {
+        if cam.faces {
+            let faces = std::mem::take(&mut self.cameras[i].last_faces);
+            self.faces(i, cam, frame, &faces, now_ms)?;
+        }
+        if cam.plates && self.lpr.is_some() {
+            let plates = std::mem::take(&mut self.cameras[i].last_plates);
+            self.plates_found(i, cam, frame, plates, now_ms)?;
+        }
+        Ok(())
+    }
+
+    /// Plates found in one analysed frame of camera `i`, in frame pixels and within its zones.
+    fn plates_found(
+        &mut self,
+        i: usize,
+        cam: &Camera,
+        frame: RgbView<'_>,
+        detections: Vec<PlateDetection>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
+        let Some(lpr) = self.lpr.as_mut() else { return Ok(()) };
         // Plates are tracked by their detections, and read only while their track is
         // undecided: once per passage, not on every frame.
         let boxes: Vec<BoxXyxy> = detections.iter().map(|d| d.bbox).collect();
         let tracking = profile::enter(Stage::Tracking);
         let update = self.cameras[i].plates.update(&boxes);
         drop(tracking);
+        let c = &mut self.cameras[i];
+        c.last_plate_tracks = update.assigned.iter().map(|(t, _)| *t).collect();
         for id in &update.ended {
-            self.cameras[i].plate_tracks.remove(id);
+            c.plate_tracks.remove(id);
         }
         let mut reads = Vec::new();
         for (det, &(track, _)) in detections.iter().zip(&update.assigned) {
@@ -343,6 +398,7 @@ impl Recogniser {
                 reads.push((track, p));
             }
         }
+        self.cameras[i].last_plates = detections;
         for (track, read) in &reads {
             let track = *track;
             let t = self.cameras[i].plate_tracks.entry(track).or_default();

@@ -16,6 +16,7 @@ fn the_example_config_loads_with_inherited_and_overridden_settings() {
     assert_eq!(cfg.face_detector, "scrfd_500m");
     assert_eq!(cfg.intra_threads, 2);
     assert!(!cfg.spinning);
+    assert_eq!((cfg.plate_max_side, cfg.plate_upscale), (1600, 2.0));
     let cam = &cfg.cameras[0];
     assert_eq!(&*cam.capture.id, "gate-1");
     assert_eq!(cam.detect_fps, 10.0, "the camera's own value overrides [defaults]");
@@ -36,6 +37,8 @@ format = "xml"
 dir = "{}"
 face_detector = "nope"
 intra_threads = 0
+plate_max_side = 1000
+plate_upscale = 0.5
 [defaults]
 detect_fps = 0
 [[cameras]]
@@ -61,6 +64,8 @@ idle_keyframes_only = true
         "log.format",
         "models.face_detector",
         "models.intra_threads",
+        "models.plate_max_side",
+        "models.plate_upscale",
         "cameras[0].url",
         "defaults.detect_fps",
         "cameras[1].id",
@@ -74,7 +79,7 @@ idle_keyframes_only = true
         assert!(keys.contains(&want), "{want} missing from:\n{err}");
     }
     let shown = err.to_string();
-    assert!(shown.contains("13 problems") || shown.contains("14 problems"), "{shown}");
+    assert!(shown.contains("15 problems") || shown.contains("16 problems"), "{shown}");
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
         format!(
             "compound_id = \"c-gate\"\n[models]\ndir = \"{models}\"\nintra_threads = 2\n\
              [[cameras]]\nid = \"north-1\"\nurl = \"{url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
-             detect_fps = 5\n\
+             detect_fps = 5\nmotion_gating = true\n\
              [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
              [broker]\nurl = \"mqtt://127.0.0.1:{mq}\"\n[outbox]\npath = \"outbox.db\"\n\
              [http]\nlisten = \"127.0.0.1:{http}\"\n[matching]\nretrigger_secs = 120\n\
@@ -111,6 +111,16 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
     let status = daemon.wait().unwrap();
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "{log_text}");
+
+    // Motion-gated: each picture is a cut, then a still picture. Once its face or plate is
+    // decided, the still frames are not analysed (their last detections are replayed), and the
+    // events are the same as when every frame is analysed (the demo's test).
+    let summary: serde_json::Value =
+        serde_json::from_str(&log_text[log_text.find("{\n").expect("the run summary")..]).unwrap();
+    let cam = &summary["cameras"][0];
+    let (analysed, unchanged) = (cam["frames_analysed"].as_u64().unwrap(), cam["frames_unchanged"].as_u64().unwrap());
+    eprintln!("frames analysed {analysed}, replayed while still {unchanged}");
+    assert!(unchanged > analysed / 2, "a still picture whose subject is decided is not analysed again: {cam}");
 
     let events = access();
     for e in &events {
