@@ -41,6 +41,12 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
+/// The plate detector's input for every pipeline in the run (the daemon's `[models]
+/// plate_max_side`): `MENWEI_BENCH_PLATE_MAX_SIDE`, default 1600 as the daemon's.
+fn plate_max_side() -> u32 {
+    std::env::var("MENWEI_BENCH_PLATE_MAX_SIDE").ok().and_then(|v| v.parse().ok()).unwrap_or(1600)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
@@ -250,6 +256,11 @@ fn environment(root: &Path) -> Value {
         "ort_crate": ort,
         "ort_threads": "intra-op 1 (2 in the last run), inter-op 1 per session, spinning off; Python: intra-op 1, inter-op 1, no spinning",
         "decode_threads": 1,
+        "detection": format!(
+            "SCRFD into 640, score 0.5; clp_det longest side {}, up to 2x up, score 0.3; idle check every {} s (the default)",
+            plate_max_side(),
+            menwei_edge::config::DEFAULT_IDLE_CHECK_SECS
+        ),
         "models_sha256": serde_json::to_string(&models).unwrap(),
         "profile": if cfg!(debug_assertions) { "debug" } else { "release (bench profile)" },
     })
@@ -540,9 +551,10 @@ impl Edge {
             &cfg,
             format!(
                 "compound_id = \"c-bench-{compound}\"\n[models]\ndir = \"{models}\"\nintra_threads = {threads}\nspinning = false\n\
+                 plate_max_side = {plate_max_side}\n\
                  [defaults]\ndecode_threads = 1\n\
                  [[cameras]]\nid = \"north-1\"\nurl = \"{url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
-                 detect_fps = {FPS}\nmotion_gating = {gating}\nidle_check_secs = 2\nidle_keyframes_only = {keyframes}\n\
+                 detect_fps = {FPS}\nmotion_gating = {gating}\nidle_keyframes_only = {keyframes}\n\
                  [register]\npath = \"register.db\"\nkey_file = \"{key}\"\n\
                  [broker]\nurl = \"mqtt://127.0.0.1:{mqtt_port}\"\n[outbox]\npath = \"outbox-{name}.db\"\n\
                  [matching]\nretrigger_secs = 3\n",
@@ -550,6 +562,7 @@ impl Edge {
                 key = self.key.display(),
                 mqtt_port = self.mqtt_port,
                 compound = name.replace('_', "-"),
+                plate_max_side = plate_max_side(),
             ),
         )
         .unwrap();
@@ -931,7 +944,11 @@ impl Alone {
             menwei_vision::embed::FaceEmbedder::new(&rt, &store.verify("w600k_mbf").unwrap(), &opts).unwrap();
         let mut lpr = clip.with_plates.then(|| {
             use menwei_vision::plate::{PlateDetector, PlateReader, PlateReaderConfig};
-            let det = PlateDetector::new(&rt, &store.verify("clp_det").unwrap(), &opts, Default::default()).unwrap();
+            let det_cfg = menwei_vision::plate::PlateDetectorConfig {
+                max_side: plate_max_side(),
+                ..Default::default()
+            };
+            let det = PlateDetector::new(&rt, &store.verify("clp_det").unwrap(), &opts, det_cfg).unwrap();
             let readers = vec![
                 PlateReader::new(
                     &rt,
@@ -1082,6 +1099,7 @@ fn python_reference(root: &Path, url: &str, clip: &Clip) -> Option<Value> {
     let mut cmd = Command::new(&py);
     cmd.arg(&script).args(["--url", url, "--models"]).arg(root.join("models"));
     cmd.arg("--enrol").arg(root.join("var/media/obama.jpg")).args(["--resident", "r-obama"]);
+    cmd.args(["--plate-max-side", &plate_max_side().to_string()]);
     for p in &clip.registered {
         cmd.args(["--plate", p]);
     }

@@ -386,6 +386,14 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
     if profile.is_some() {
         menwei_core::profile::enable();
     }
+    // The signal handlers come first: a SIGTERM while the models are checked and loaded is a
+    // request to stop, answered once start-up is done, not the default action's abrupt exit.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let (mut term, mut interrupt) = {
+        let _in_rt = rt.enter();
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)
+    };
     // Refuse to start on a damaged model or a missing runtime before anything else starts.
     let prepared = menwei_edge::pipeline::prepare(&cfg).context("cannot start")?;
     let ctl = Arc::new(Control::default());
@@ -421,7 +429,6 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
         })?
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let relay_stats = Arc::new(menwei_edge::relay::RelayStats::default());
     let mut background = Vec::new();
     if let (Some(broker), Some(outbox), Some(committed)) = (cfg.broker.clone(), outbox.clone(), committed) {
@@ -445,7 +452,6 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
         background.push(rt.spawn(serve));
     }
     let interrupted = rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         // Ping the systemd watchdog only while the inference loop makes progress.
         let period = notifier.watchdog_interval().unwrap_or(Duration::from_secs(3600));
         let mut ping = tokio::time::interval(period);
@@ -462,7 +468,7 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
                     }
                 }
                 _ = &mut done_rx => return Ok::<_, anyhow::Error>(false),
-                _ = tokio::signal::ctrl_c() => return Ok(true),
+                _ = interrupt.recv() => return Ok(true),
                 _ = term.recv() => return Ok(true),
                 _ = ping.tick(), if ready_sent => {
                     let beat = ctl.heartbeat.load(Ordering::Relaxed);
@@ -483,7 +489,7 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
         let deadline = std::time::Instant::now() + GRACE;
         while !worker.is_finished() && std::time::Instant::now() < deadline {
             if rt.block_on(async {
-                tokio::time::timeout(Duration::from_millis(50), tokio::signal::ctrl_c()).await.is_ok()
+                tokio::time::timeout(Duration::from_millis(50), interrupt.recv()).await.is_ok()
             }) {
                 anyhow::bail!("second signal: exiting without draining");
             }

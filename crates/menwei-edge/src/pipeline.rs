@@ -30,6 +30,10 @@ use tracing::{info, warn};
 
 use crate::config::EdgeConfig;
 
+/// With `idle_keyframes_only`, a camera on which nothing has moved for this long (or for its
+/// idle check, when that is shorter) decodes keyframes only.
+pub const IDLE_AFTER: Duration = Duration::from_secs(2);
+
 /// One analysed frame, as printed.
 #[derive(Debug, Serialize)]
 pub struct FrameResult<'a> {
@@ -462,7 +466,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 last_motion[i] = Instant::now();
             }
             if cam_cfg.capture.idle_keyframes_only {
-                cam.set_idle(last_motion[i].elapsed() >= cam_cfg.idle_check);
+                cam.set_idle(last_motion[i].elapsed() >= cam_cfg.idle_check.min(IDLE_AFTER));
             }
             let whole = PixelRect::full(fw, fh);
             let idle_due = !cam_cfg.motion_gating || last_whole[i].elapsed() >= cam_cfg.idle_check;

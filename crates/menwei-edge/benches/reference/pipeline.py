@@ -7,7 +7,8 @@ models, clip and detection settings as the daemon in the benchmark:
 - faces: SCRFD-500M, the frame fitted into 640x640 (never up-scaled, sides rounded up to 32),
   score 0.5, NMS 0.4; every face is aligned (5 landmarks, similarity transform) and embedded
   with w600k_mbf, and matched to the enrolled templates (cosine >= 0.4);
-- plates: clp_det with its longest side scaled to 1600 (at most 2x up), score 0.3, NMS 0.4;
+- plates: clp_det with its longest side scaled to --plate-max-side (1600, as the daemon's
+  default; at most 2x up), score 0.3, NMS 0.4;
   every plate is warped to 168x48 and read by clp_rec and PP-OCRv4 (greedy CTC), the more
   confident read wins, and it is matched exactly against the registered plates;
 - ONNX Runtime: one intra-op and one inter-op thread, no spinning, as the daemon runs.
@@ -121,7 +122,8 @@ def priors(w, h):
 
 
 class Plates:
-    def __init__(self, models):
+    def __init__(self, models, max_side):
+        self.max_side = max_side
         self.det = session(os.path.join(models, "clp_det.onnx"))
         self.readers = []
         clp = session(os.path.join(models, "clp_v2_c_rec.onnx"))
@@ -134,9 +136,10 @@ class Plates:
 
     def detect(self, bgr):
         fh, fw = bgr.shape[:2]
-        scale = min(1600 / max(fw, fh), 2.0)
-        w = min(1600, -(-round(fw * scale) // 32) * 32)
-        h = min(1600, -(-round(fh * scale) // 32) * 32)
+        side = self.max_side
+        scale = min(side / max(fw, fh), 2.0)
+        w = min(side, -(-round(fw * scale) // 32) * 32)
+        h = min(side, -(-round(fh * scale) // 32) * 32)
         img = letterbox(bgr, w, h, scale).astype(np.float32) - np.array([104, 117, 123], dtype=np.float32)
         loc, conf, landms = self.det.run(None, {"image": img.transpose(2, 0, 1)[None]})
         if (w, h) not in self.prior_cache:
@@ -185,9 +188,10 @@ def main():
     ap.add_argument("--enrol", required=True, help="a photo of the resident")
     ap.add_argument("--resident", required=True)
     ap.add_argument("--plate", action="append", default=[], help="a registered plate")
+    ap.add_argument("--plate-max-side", type=int, default=1600, help="clp_det's input: the longest side")
     args = ap.parse_args()
 
-    faces, plates = Faces(args.models), Plates(args.models)
+    faces, plates = Faces(args.models), Plates(args.models, args.plate_max_side)
     photo = cv2.imread(args.enrol)
     boxes, _, kpss = faces.detect(photo)
     largest = int(np.argmax((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
