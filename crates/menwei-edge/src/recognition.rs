@@ -3,8 +3,9 @@
 //! Per camera, faces and plates are tracked across analysed frames. A face track embeds its
 //! best shots (at most three, those with usable quality) and is decided as soon as two shots
 //! agree on a resident, or on the fused embedding (weighted by quality and size) after three.
-//! A plate track collects reads and votes per character; it is decided when two reads agree or
-//! after four. Each decision passes the access rules and, once per passage and gate, becomes an
+//! A plate track collects reads and votes per character; it is decided when two reads agree,
+//! after four, or at once on a sure read (both readers agree, every character at 0.95 or more),
+//! so that the barrier need not wait for a second frame. Each decision passes the access rules and, once per passage and gate, becomes an
 //! event. A face that matches nobody is not a denial: face recognition is never the only way in.
 //!
 //! Each camera keeps its last analysed frame's detections. When the motion gate says a frame
@@ -88,6 +89,13 @@ pub struct Recogniser {
 }
 
 const MAX_SHOTS: usize = 3;
+/// A read on which both readers' own best proposals agree, with no character below this
+/// confidence, decides its plate track alone, so the barrier does not wait for a second frame.
+/// On the EasyPR photos (`menwei-edge analyze`), 106 of 110 such reads of the photo's plate were
+/// right, against 17 of 21 other reads. The four wrong ones (湘 read as 浙, two final D read as
+/// 0, a label with the letter O) are what a second frame of the same view reads again; a second
+/// read guards against a frame spoilt by blur or a partial view, which does not read as sure.
+const SURE_READ: f32 = 0.95;
 /// Shots below this overall quality are not worth embedding.
 const MIN_SHOT_QUALITY: f32 = 0.05;
 
@@ -419,7 +427,9 @@ impl Recogniser {
                 None => continue,
             };
             let agree = t.reads.iter().filter(|r| r.0 == text).count();
-            if agree < 2 && t.reads.len() < 4 {
+            // Both readers' own best reads agreeing, every character sure: as good as two reads.
+            let sure = read.readers_agree && read.confidence >= SURE_READ && read.plate.as_str() == text;
+            if agree < 2 && t.reads.len() < 4 && !sure {
                 continue;
             }
             t.decided = true;
