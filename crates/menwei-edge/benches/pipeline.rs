@@ -148,7 +148,6 @@ fn main() {
         p
     };
 
-
     println!("\n== goals");
     let mut goals = goals(gated, every, &runs["gated_2_threads"], &alone, python.as_ref(), &matcher, &clip);
     {
@@ -949,10 +948,8 @@ impl Alone {
             menwei_vision::embed::FaceEmbedder::new(&rt, &store.verify("w600k_mbf").unwrap(), &opts).unwrap();
         let mut lpr = clip.with_plates.then(|| {
             use menwei_vision::plate::{PlateDetector, PlateReader, PlateReaderConfig};
-            let det_cfg = menwei_vision::plate::PlateDetectorConfig {
-                max_side: plate_max_side(),
-                ..Default::default()
-            };
+            let det_cfg =
+                menwei_vision::plate::PlateDetectorConfig { max_side: plate_max_side(), ..Default::default() };
             let det = PlateDetector::new(&rt, &store.verify("clp_det").unwrap(), &opts, det_cfg).unwrap();
             let readers = vec![
                 PlateReader::new(

@@ -488,9 +488,7 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
         ctl.stop.store(true, Ordering::SeqCst);
         let deadline = std::time::Instant::now() + GRACE;
         while !worker.is_finished() && std::time::Instant::now() < deadline {
-            if rt.block_on(async {
-                tokio::time::timeout(Duration::from_millis(50), interrupt.recv()).await.is_ok()
-            }) {
+            if rt.block_on(async { tokio::time::timeout(Duration::from_millis(50), interrupt.recv()).await.is_ok() }) {
                 anyhow::bail!("second signal: exiting without draining");
             }
         }
