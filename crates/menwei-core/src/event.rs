@@ -170,7 +170,7 @@ pub struct Event {
     pub subject: Option<Subject>,
     pub decision: Option<String>,
     pub reason: Option<String>,
-    /// Named scores: `face_cosine`, `face_margin`, `plate_confidence`, `plate_distance`...
+    /// Named scores: `face_cosine`, `face_margin`, `plate_agreement`, `plate_distance`, `plate_reads`...
     #[serde(default)]
     pub scores: std::collections::BTreeMap<String, f32>,
     /// Model name -> manifest sha256 prefix, for the models that produced the evidence.

@@ -451,6 +451,7 @@ impl Recogniser {
             };
             let d = decide_vehicle(&m, entry, now_ms);
             let vehicle_ref = entry.map(|e| e.plate.clone());
+            let reads = self.cameras[i].plate_tracks.get(&track).map_or(0, |t| t.reads.len()) as f32;
             if self.new_passage(cam, &format!("p:{text}"), now_ms) {
                 let confidence = shares.iter().copied().fold(1.0f32, f32::min);
                 self.emit(
@@ -467,7 +468,7 @@ impl Recogniser {
                         match_kind: match_kind.map(str::to_owned),
                         vehicle_ref,
                     },
-                    &[("plate_agreement", confidence), ("plate_distance", distance)],
+                    &[("plate_agreement", confidence), ("plate_distance", distance), ("plate_reads", reads)],
                 );
             }
         }

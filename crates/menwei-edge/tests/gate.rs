@@ -144,6 +144,8 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
             (Some("access.granted"), Some("exact"))
         );
         assert_eq!(known["subject"]["layout"], "single_row");
+        // A clear plate is read surely once: the barrier does not wait for a second frame.
+        assert_eq!(known["scores"]["plate_reads"], 1.0, "{known}");
         let unknown = vehicle("川AKQ291").expect("the unknown car");
         assert_eq!(
             (unknown["kind"].as_str(), unknown["reason"].as_str()),
