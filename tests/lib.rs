@@ -118,8 +118,27 @@ fn pg_command(bin: &Path) -> Command {
     }
 }
 
+/// A PostgreSQL that accepts TLS connections only, each with a client certificate from `ca`.
+#[derive(Clone, Copy, Debug)]
+pub struct PgTlsFiles<'a> {
+    pub server_cert: &'a Path,
+    pub server_key: &'a Path,
+    /// The CA that client certificates must come from.
+    pub ca: &'a Path,
+}
+
 impl Postgres {
     pub fn start() -> Postgres {
+        Self::launch(None)
+    }
+
+    /// A server that refuses connections without TLS and a client certificate issued by
+    /// `tls.ca` (`hostssl ... trust clientcert=verify-ca` is its only rule).
+    pub fn start_tls(tls: PgTlsFiles<'_>) -> Postgres {
+        Self::launch(Some(tls))
+    }
+
+    fn launch(tls: Option<PgTlsFiles<'_>>) -> Postgres {
         let dir = tempfile::Builder::new().prefix("menwei-pg-").tempdir().unwrap();
         let data = dir.path().join("data");
         if is_root() {
@@ -133,6 +152,30 @@ impl Postgres {
             .output()
             .unwrap();
         assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let mut tls_args = Vec::new();
+        if let Some(t) = tls {
+            // The server's files in its data directory, owned by the server's user, the key
+            // private to it: PostgreSQL refuses a key others can read.
+            for (from, name) in [(t.server_cert, "server.crt"), (t.server_key, "server.key"), (t.ca, "client-ca.crt")] {
+                let to = data.join(name);
+                std::fs::copy(from, &to).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+                if is_root() {
+                    assert!(Command::new("chown").arg("postgres:postgres").arg(&to).status().unwrap().success());
+                }
+            }
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust clientcert=verify-ca\n",
+            )
+            .unwrap();
+            for setting in
+                ["ssl=on", "ssl_cert_file=server.crt", "ssl_key_file=server.key", "ssl_ca_file=client-ca.crt"]
+            {
+                tls_args.extend(["-c".to_owned(), setting.to_owned()]);
+            }
+        }
         let port = free_port();
         let child = pg_command(&pg_bin("postgres"))
             .arg("-D")
@@ -141,6 +184,7 @@ impl Postgres {
             .arg(&data)
             // Durability is not under test here; speed is welcome on two cores.
             .args(["-F", "-c", "synchronous_commit=off", "-c", "max_connections=50"])
+            .args(&tls_args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -54,6 +54,9 @@ pub mod raw {
     #[serde(deny_unknown_fields)]
     pub struct Database {
         pub url: Option<String>,
+        pub ca_file: Option<PathBuf>,
+        pub cert_file: Option<PathBuf>,
+        pub key_file: Option<PathBuf>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -97,6 +100,8 @@ pub struct CentralConfig {
     /// last `X-Forwarded-For` entry, and the session cookie is marked `Secure`.
     pub behind_proxy: bool,
     pub database: DatabaseUrl,
+    /// TLS to PostgreSQL (`[database] ca_file`, `cert_file`, `key_file`); required when set.
+    pub database_tls: Option<crate::pgtls::PgTls>,
     /// The broker: host, port, credentials, TLS files.
     pub broker: menwei_mqtt::Endpoint,
     pub client_id: String,
@@ -150,6 +155,42 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
                 add("database.url", "must start with sqlite:// or postgres://".into());
                 DatabaseUrl::Sqlite(PathBuf::new())
             }
+        }
+    };
+    let resolve_db = |p: &Path| if p.is_absolute() { p.to_owned() } else { base.join(p) };
+    let database_tls = match (&raw.database.ca_file, &database) {
+        (None, _) => {
+            if raw.database.cert_file.is_some() || raw.database.key_file.is_some() {
+                add("database.ca_file", "a client certificate needs the CA (PEM) that verifies the server".into());
+            }
+            None
+        }
+        (Some(_), DatabaseUrl::Sqlite(_)) => {
+            add("database.ca_file", "TLS is for a postgres:// url; SQLite is a local file".into());
+            None
+        }
+        (Some(ca), DatabaseUrl::Postgres(_)) => {
+            let client = match (&raw.database.cert_file, &raw.database.key_file) {
+                (Some(c), Some(k)) => Some((resolve_db(c), resolve_db(k))),
+                (None, None) => None,
+                _ => {
+                    add("database.cert_file", "a client certificate needs both cert_file and key_file".into());
+                    None
+                }
+            };
+            let tls = crate::pgtls::PgTls { ca_file: resolve_db(ca), client };
+            for (key, f) in [
+                ("database.ca_file", Some(&tls.ca_file)),
+                ("database.cert_file", tls.client.as_ref().map(|c| &c.0)),
+                ("database.key_file", tls.client.as_ref().map(|c| &c.1)),
+            ] {
+                if let Some(f) = f
+                    && !f.is_file()
+                {
+                    add(key, format!("file {} does not exist", f.display()));
+                }
+            }
+            Some(tls)
         }
     };
     let broker_url = raw.broker.url.clone().unwrap_or_else(|| "mqtt://127.0.0.1:1883".into());
@@ -212,6 +253,7 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
         listen,
         behind_proxy: raw.http.behind_proxy.unwrap_or(false),
         database,
+        database_tls,
         broker,
         client_id,
         share_group,

@@ -29,6 +29,8 @@ pub enum DbError {
     Decode { column: usize, message: String },
     #[error("database worker: {0}")]
     Join(String),
+    #[error("PostgreSQL TLS: {0}")]
+    Tls(String),
 }
 
 /// Which engine; decides the placeholder spelling and the DDL key type.
@@ -324,7 +326,8 @@ impl Tx<'_> {
 #[derive(Clone)]
 enum Target {
     Sqlite(PathBuf),
-    Postgres(String),
+    /// The URL, and TLS when configured (then required).
+    Postgres(String, Option<crate::pgtls::Connector>),
 }
 
 struct Pool {
@@ -359,7 +362,15 @@ impl Db {
 
     /// Connects to PostgreSQL (`postgres://user:password@host:port/db`) and migrates it.
     pub fn open_postgres(url: &str) -> Result<Db, DbError> {
-        Self::open(Target::Postgres(url.to_owned()), PathBuf::from("postgres"), 8)
+        Self::open_postgres_tls(url, None)
+    }
+
+    /// As [`Db::open_postgres`], over TLS when `tls` is given: the server must offer TLS and
+    /// present a certificate from `tls.ca_file` for the URL's host, whatever the URL's
+    /// `sslmode` says.
+    pub fn open_postgres_tls(url: &str, tls: Option<&crate::pgtls::PgTls>) -> Result<Db, DbError> {
+        let connector = tls.map(crate::pgtls::Connector::new).transpose().map_err(DbError::Tls)?;
+        Self::open(Target::Postgres(url.to_owned(), connector), PathBuf::from("postgres"), 8)
     }
 
     /// `sqlite://PATH` or `postgres://...` / `postgresql://...`.
@@ -381,7 +392,7 @@ impl Db {
     pub fn dialect(&self) -> Dialect {
         match self.pool.target {
             Target::Sqlite(_) => Dialect::Sqlite,
-            Target::Postgres(_) => Dialect::Postgres,
+            Target::Postgres(..) => Dialect::Postgres,
         }
     }
 
@@ -396,7 +407,14 @@ impl Db {
                 c.busy_timeout(std::time::Duration::from_secs(10)).map_err(err)?;
                 Ok(Conn::Sqlite(c))
             }
-            Target::Postgres(url) => Ok(Conn::Postgres(Box::new(postgres::Client::connect(url, postgres::NoTls)?))),
+            Target::Postgres(url, None) => {
+                Ok(Conn::Postgres(Box::new(postgres::Client::connect(url, postgres::NoTls)?)))
+            }
+            Target::Postgres(url, Some(tls)) => {
+                let mut cfg: postgres::Config = url.parse()?;
+                cfg.ssl_mode(postgres::config::SslMode::Require);
+                Ok(Conn::Postgres(Box::new(cfg.connect(tls.clone())?)))
+            }
         }
     }
 

@@ -22,6 +22,7 @@ pub mod db;
 pub mod ingest;
 pub mod openapi;
 pub mod orders;
+pub mod pgtls;
 pub mod register;
 pub mod schema;
 pub mod store;

@@ -70,7 +70,9 @@ enum UserAction {
 fn open_db(cfg: &CentralConfig) -> anyhow::Result<Db> {
     Ok(match &cfg.database {
         DatabaseUrl::Sqlite(p) => Db::open_sqlite(p).with_context(|| format!("database {}", p.display()))?,
-        DatabaseUrl::Postgres(url) => Db::open_postgres(url).context("database (PostgreSQL)")?,
+        DatabaseUrl::Postgres(url) => {
+            Db::open_postgres_tls(url, cfg.database_tls.as_ref()).context("database (PostgreSQL)")?
+        }
     })
 }
 

@@ -104,3 +104,64 @@ fn central_and_an_edge_work_through_the_deployed_mutual_tls_broker() {
     let (_, ev) = call(&c.url("/api/events"), "GET", Some(&token), None);
     assert_eq!(ev["events"][0]["subject"]["plate"], "冀G99999");
 }
+
+/// Every message in an error's chain, for asserting on the cause.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[test]
+fn central_reaches_postgresql_over_tls_with_its_client_certificate_and_not_otherwise() {
+    use menwei_central::db::Db;
+    use menwei_central::pgtls::PgTls;
+    let dir = tempfile::tempdir().unwrap();
+    let script = common::workspace_file("deploy/mosquitto/make-certs.sh");
+    // The district's CA, and another one that has nothing to do with this server.
+    for name in ["certs", "other"] {
+        let out = Command::new("bash").arg(&script).arg(dir.path().join(name)).output().unwrap();
+        assert!(out.status.success(), "make-certs.sh: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let c = |f: &str| dir.path().join("certs").join(f);
+    // The CA's server certificate (SAN IP:127.0.0.1) serves PostgreSQL here as it serves the broker.
+    let pg = menwei_tests::Postgres::start_tls(menwei_tests::PgTlsFiles {
+        server_cert: &c("broker.crt"),
+        server_key: &c("broker.key"),
+        ca: &c("ca.crt"),
+    });
+    let client = Some((c("menwei-central.crt"), c("menwei-central.key")));
+
+    let tls = PgTls { ca_file: c("ca.crt"), client: client.clone() };
+    let db = Db::open_postgres_tls(&pg.url, Some(&tls)).unwrap_or_else(|e| panic!("{}", chain(&e)));
+    let encrypted = db
+        .with(|tx| {
+            tx.int("SELECT CASE WHEN ssl THEN 1 ELSE 0 END::bigint FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        })
+        .unwrap();
+    assert_eq!(encrypted, 1, "the connection is encrypted");
+    // The schema was migrated over it.
+    assert!(db.with(|tx| tx.int("SELECT count(*) FROM compounds", &[])).is_ok());
+
+    // Without TLS the server has no rule for the connection.
+    let plain = chain(&Db::open_postgres(&pg.url).unwrap_err());
+    assert!(plain.contains("no encryption"), "{plain}");
+    // TLS without the client certificate.
+    let anonymous = PgTls { ca_file: c("ca.crt"), client: None };
+    let e = chain(&Db::open_postgres_tls(&pg.url, Some(&anonymous)).unwrap_err());
+    assert!(e.contains("certificate"), "{e}");
+    // A server whose certificate the configured CA did not issue is not trusted (both CAs carry
+    // the same name here, so rustls finds the signature wrong rather than the issuer unknown).
+    let wrong_ca = PgTls { ca_file: dir.path().join("other/ca.crt"), client };
+    let e = chain(&Db::open_postgres_tls(&pg.url, Some(&wrong_ca)).unwrap_err());
+    assert!(e.contains("invalid peer certificate"), "{e}");
+    // A CA file that is not there is named.
+    let missing = PgTls { ca_file: dir.path().join("nope.crt"), client: None };
+    let e = chain(&Db::open_postgres_tls(&pg.url, Some(&missing)).unwrap_err());
+    assert!(e.contains("nope.crt"), "{e}");
+}
