@@ -368,7 +368,7 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
             "# Written by menwei-demo. To watch a real camera, change `url` below.\n\
              compound_id = \"c-demo\"\n[models]\ndir = \"{models}\"\nmanifest = \"{models}/models.toml\"\nintra_threads = 2\n\
              [[cameras]]\nid = \"north-1\"\nurl = \"{camera_url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
-             detect_fps = 5\n\
+             detect_fps = 5\nmotion_gating = true\n\
              [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
              [broker]\nurl = \"{broker}\"\n[outbox]\npath = \"outbox.db\"\n\
              [http]\nlisten = \"127.0.0.1:{edge_http}\"\n[matching]\nretrigger_secs = 120\n\

@@ -593,6 +593,28 @@ fn endpoints(
         let sources = h1.sources.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let refs: Vec<&dyn menwei_capture::FrameSource> = sources.iter().map(|s| s as _).collect();
         menwei_capture::write_metrics(&refs, &mut m);
+        // One family at a time: the text format wants a family's samples together.
+        let counts = h1.frame_counts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for (camera, n) in &counts {
+            m.sample(
+                "menwei_pipeline_analysed_frames_total",
+                Kind::Counter,
+                "Frames the models looked at (the moving region or the whole frame).",
+                &[("camera", camera)],
+                n.analysed.load(Ordering::Relaxed) as f64,
+            );
+        }
+        for (camera, n) in &counts {
+            for (reason, v) in [("still", &n.still), ("decided", &n.decided)] {
+                m.sample(
+                    "menwei_pipeline_spared_frames_total",
+                    Kind::Counter,
+                    "Frames the motion gate kept from the models: still (nothing moved), decided (a settling picture whose faces and plates were all decided).",
+                    &[("camera", camera), ("reason", reason)],
+                    v.load(Ordering::Relaxed) as f64,
+                );
+            }
+        }
         if let Some(status) = o1.as_ref().and_then(|o| o.lock().unwrap_or_else(|e| e.into_inner()).status().ok()) {
             for (c, n) in &status.depth {
                 m.sample(

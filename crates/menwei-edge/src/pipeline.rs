@@ -156,6 +156,19 @@ pub struct Hooks {
     pub register_version: Arc<AtomicU64>,
     /// Per-frame CPU by stage, for the benchmark harness (`run --profile`); `None`: not kept.
     pub stages: Option<Arc<StageLog>>,
+    /// Per camera, what became of the frames the inference thread took (for /metrics).
+    pub frame_counts: Arc<std::sync::Mutex<Vec<(Arc<str>, Arc<FrameCounts>)>>>,
+}
+
+/// What became of one camera's frames that the inference thread took.
+#[derive(Debug, Default)]
+pub struct FrameCounts {
+    /// The models looked at it (the moving region, or the whole frame).
+    pub analysed: AtomicU64,
+    /// Nothing moved, and no idle check was due.
+    pub still: AtomicU64,
+    /// Only a settling picture whose tracks were all decided: its last detections were replayed.
+    pub decided: AtomicU64,
 }
 
 /// What the benchmark harness reads back from a run: the inference thread's CPU per stage for
@@ -383,6 +396,9 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
         .map(|c| Camera::start(c.capture.clone(), on_state.clone()).with_context(|| format!("camera {}", c.capture.id)))
         .collect::<Result<Vec<_>>>()?;
 
+    let counts: Vec<Arc<FrameCounts>> = cameras.iter().map(|_| Arc::default()).collect();
+    *hooks.frame_counts.lock().unwrap_or_else(|e| e.into_inner()) =
+        cameras.iter().zip(&counts).map(|(c, n)| (c.id().clone(), n.clone())).collect();
     *hooks.sources.lock().unwrap_or_else(|e| e.into_inner()) = cameras
         .iter()
         .map(|c| SourceView { id: c.id().clone(), frames: c.frames().clone(), stats: c.stats().clone() })
@@ -487,6 +503,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             let Some(look) = look.filter(|_| !unchanged) else {
                 summary[i].frames_still += 1;
                 summary[i].frames_unchanged += u64::from(unchanged);
+                if unchanged { &counts[i].decided } else { &counts[i].still }.fetch_add(1, Ordering::Relaxed);
                 drop(analysis);
                 if let Some(log) = log {
                     log.frame(i, frame.seq, false, 0.0);
@@ -532,6 +549,7 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
             }
             let s = &mut summary[i];
             s.frames_analysed += 1;
+            counts[i].analysed.fetch_add(1, Ordering::Relaxed);
             s.frames_on_region += u64::from(!look.is_full(fw, fh));
             s.mean_region_share += share;
             s.frames_with_faces += u64::from(!faces.is_empty());

@@ -107,6 +107,14 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
     // per passage.
     std::thread::sleep(Duration::from_secs(15));
     assert_eq!(get(http, "/healthz").map(|r| r.0), Some(200));
+    // What the motion gate did is on /metrics too.
+    let metrics = get(http, "/metrics").expect("metrics").1;
+    let value = |line: &str| {
+        metrics.lines().find_map(|l| l.strip_prefix(line)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    let analysed_metric = value("menwei_pipeline_analysed_frames_total{camera=\"north-1\"}");
+    let decided_metric = value("menwei_pipeline_spared_frames_total{camera=\"north-1\",reason=\"decided\"}");
+    assert!(analysed_metric > 0.0 && decided_metric > 0.0, "{metrics}");
     Command::new("kill").arg("-TERM").arg(daemon.id().to_string()).status().unwrap();
     let status = daemon.wait().unwrap();
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
