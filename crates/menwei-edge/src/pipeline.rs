@@ -157,8 +157,11 @@ pub struct Hooks {
     /// Per-frame CPU by stage, for the benchmark harness (`run --profile`); `None`: not kept.
     pub stages: Option<Arc<StageLog>>,
     /// Per camera, what became of the frames the inference thread took (for /metrics).
-    pub frame_counts: Arc<std::sync::Mutex<Vec<(Arc<str>, Arc<FrameCounts>)>>>,
+    pub frame_counts: Arc<std::sync::Mutex<Vec<CameraFrameCounts>>>,
 }
+
+/// A camera's id and its [`FrameCounts`].
+pub type CameraFrameCounts = (Arc<str>, Arc<FrameCounts>);
 
 /// What became of one camera's frames that the inference thread took.
 #[derive(Debug, Default)]
