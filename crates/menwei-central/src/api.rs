@@ -900,6 +900,43 @@ async fn api_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such endpoint (see /api/openapi.json)")
 }
 
+/// Records a signed-in user's failed call (any 4xx but 401 and 403) in the audit log, in a
+/// transaction of its own: the call's own transaction, if it had one, rolled back with its
+/// work, and a malformed body or query fails before any. A 403 is recorded by [`App::run`] as
+/// `denied`; a 401 has no user to record. The target is the path (without the query), the detail
+/// the method and status.
+async fn audit_failures(
+    State(app): State<Arc<App>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let token = token(req.headers());
+    let res = next.run(req).await;
+    let status = res.status();
+    let recorded = status.is_client_error()
+        && !matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
+        && path.starts_with("/api/")
+        && path != "/api/login";
+    if let (true, Some(token)) = (recorded, token) {
+        let detail = format!("{method} {}", status.as_u16());
+        let p = path.clone();
+        let done = app
+            .db
+            .call(move |t| {
+                if let Some(u) = auth::session(t, &token, now_ms())? {
+                    auth::audit(t, now_ms(), &u.username, "failed", &p, Some(&detail))?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .await;
+        if let Err(e) = done {
+            tracing::warn!(path, "cannot record a failed call in the audit log: {e}");
+        }
+    }
+    res
+}
+
 pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
         .route("/", get(index))
@@ -939,6 +976,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .route("/api/structure", axum::routing::put(put_structure))
         .route("/api/{*rest}", axum::routing::any(api_not_found))
         .layer(axum::extract::DefaultBodyLimit::max(8 << 20))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), audit_failures))
         .with_state(app)
 }
 

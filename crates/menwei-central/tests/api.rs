@@ -512,11 +512,23 @@ fn every_endpoint(engine: &str) {
         // 400 with the field at fault.
         if let Some((path, body, field)) = k.bad {
             let user = k.ok.0;
+            let failed = || {
+                c.db()
+                    .with(|t| {
+                        t.int(
+                            "SELECT COUNT(*) FROM audit WHERE username = $1 AND action = 'failed'",
+                            menwei_central::params![user],
+                        )
+                    })
+                    .unwrap()
+            };
+            let before = failed();
             let (s, b) = send(&c, &ids, Some(user), &tokens, k.method, path, body);
             assert_eq!(s, 400, "{name} malformed: {b}");
             let named = b["fields"].get(field).is_some()
                 || b["rows"].as_array().is_some_and(|r| r.iter().any(|x| x["field"] == field));
             assert!(named, "{name}: the 400 names `{field}`: {b}");
+            assert_eq!(failed(), before + 1, "{name}: the failed call is audited");
         }
         // The allowed call, and its audit row.
         let before = audit_by(&c, k.ok.0, &target);
@@ -524,6 +536,21 @@ fn every_endpoint(engine: &str) {
         assert_eq!(s, k.ok.3, "{name} as {}: {b}", k.ok.0);
         assert!(audit_by(&c, k.ok.0, &target) > before, "{name}: the access is in the audit log (target {target})");
     }
+
+    // A call that finds nothing is audited as failed, with its path, method and status.
+    let (s, b) = send(&c, &ids, Some("admin"), &tokens, "GET", "/api/households/999999", None);
+    assert_eq!(s, 404, "{b}");
+    let detail = c
+        .db()
+        .with(|t| {
+            t.one(
+                "SELECT detail FROM audit WHERE username = 'admin' AND action = 'failed' AND target = $1",
+                menwei_central::params!["/api/households/999999"],
+            )
+        })
+        .unwrap()
+        .map(|r| r.text(0));
+    assert_eq!(detail.as_deref(), Some("GET 404"));
 
     // The live stream needs a session too.
     assert_eq!(call(&c.url("/api/events/stream"), "GET", None, None).0, 401);
