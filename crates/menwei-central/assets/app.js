@@ -79,6 +79,8 @@
       'register.import_choose': '请先选择 CSV 文件。', 'register.imported': '已导入 {n} 行。',
       'register.import_failed': '导入失败，没有任何行被写入：', 'register.export': '导出 CSV',
       'register.add_vehicle': '添加车辆', 'register.issue_pass': '签发访客通行证',
+      'register.add_household': '添加住户家庭', 'register.add_resident': '添加居民',
+      'register.consent_hint': '开通人脸通行须记录本人（或监护人）的同意：日期和方式。',
       'register.added': '已保存。', 'register.erase': '删除个人信息',
       'register.erase_started': '已发出删除指令，等待各设备确认（见“设备”页）。',
       'register.revoke': '撤销', 'register.token': '二维码令牌（只显示一次）：',
@@ -90,6 +92,10 @@
       'field.plate': '车牌', 'field.household': '户编号', 'field.color': '颜色', 'field.blocked': '禁止通行',
       'field.compound': '小区', 'field.kind': '方式', 'field.visitor': '访客姓名',
       'field.valid_from_ms': '生效时间', 'field.valid_until_ms': '失效时间',
+      'field.ref': '编号', 'field.resident_ref': '居民编号',
+      'field.building': '楼栋', 'field.unit': '单元', 'field.room': '房号', 'field.phone': '联系电话',
+      'field.name': '姓名', 'field.status': '状态', 'field.face_enabled': '开通人脸通行',
+      'field.consent_at': '同意日期', 'field.consent_method': '同意方式', 'field.guardian': '监护人姓名',
       'edges.title': '设备状态', 'edges.empty': '还没有设备上报。', 'edges.erasures': '个人信息删除',
       'edges.erasures_empty': '没有删除请求。', 'edges.behind': '落后 {n} 版',
       'edges.pending': '待确认', 'edges.done': '已完成', 'edges.confirmed': '已确认',
@@ -175,6 +181,8 @@
       'register.import_choose': 'Choose a CSV file first.', 'register.imported': '{n} rows imported.',
       'register.import_failed': 'Import failed; no row was applied:', 'register.export': 'Export CSV',
       'register.add_vehicle': 'Add a vehicle', 'register.issue_pass': 'Issue a visitor pass',
+      'register.add_household': 'Add a household', 'register.add_resident': 'Add a resident',
+      'register.consent_hint': 'Face entry needs a recorded consent (the resident\'s, or a guardian\'s): when and how it was given.',
       'register.added': 'Saved.', 'register.erase': 'Erase personal data',
       'register.erase_started': 'Erasure sent; waiting for each device to confirm (see Devices).',
       'register.revoke': 'Revoke', 'register.token': 'QR token (shown once):',
@@ -186,6 +194,10 @@
       'field.plate': 'Plate', 'field.household': 'Household ref', 'field.color': 'Colour', 'field.blocked': 'Blocked',
       'field.compound': 'Compound', 'field.kind': 'Kind', 'field.visitor': 'Visitor name',
       'field.valid_from_ms': 'Valid from', 'field.valid_until_ms': 'Valid until',
+      'field.ref': 'Ref', 'field.resident_ref': 'Resident ref',
+      'field.building': 'Building', 'field.unit': 'Unit', 'field.room': 'Room', 'field.phone': 'Phone',
+      'field.name': 'Name', 'field.status': 'Status', 'field.face_enabled': 'Face entry',
+      'field.consent_at': 'Consent date', 'field.consent_method': 'Consent given', 'field.guardian': 'Guardian\'s name',
       'edges.title': 'Device health', 'edges.empty': 'No device has reported yet.', 'edges.erasures': 'Erasure of personal data',
       'edges.erasures_empty': 'No erasure requests.', 'edges.behind': '{n} behind',
       'edges.pending': 'pending', 'edges.done': 'done', 'edges.confirmed': 'confirmed',
@@ -1045,11 +1057,50 @@
   const REGISTER_TABS = {
     async households(content, alive, reload) {
       const res = await api('GET', '/households');
+      try { await loadNames(false); } catch (e) { /* the compound list is then free text */ }
       if (!alive()) return;
       const rows = (res.households || []).map((x) => h('tr', { 'data-testid': 'household-row', 'data-ref': x.ref },
         h('td', {}, x.ref), h('td', {}, compoundName(x.compound)), h('td', {}, x.building), h('td', {}, x.unit), h('td', {}, x.room),
         h('td', {}, x.phone || ''), h('td', {}, (names && names.grids.get(String(x.grid_id))) || x.grid_id || ''), h('td', { class: 'num' }, x.residents ?? '')));
-      content.replaceChildren(importPanel('households', reload), h('div', { class: 'panel' }, table('households-table',
+      const out = h('div', { 'data-testid': 'household-form-result' });
+      const compounds = (names && names.compoundList) || [];
+      const ref = h('input', { id: 'household-ref', required: true, size: 8 });
+      const compound = compounds.length
+        ? h('select', { id: 'household-compound' }, ...compounds.map((c) => h('option', { value: c.code }, `${c.name} (${c.code})`)))
+        : h('input', { id: 'household-compound', required: true, size: 10 });
+      // The chosen compound's buildings are offered as suggestions; the server checks the unit.
+      const buildings = h('datalist', { id: 'household-buildings' });
+      const offerBuildings = () => {
+        const cp = compounds.find((c) => c.code === compound.value);
+        buildings.replaceChildren(...((cp && cp.buildings) || []).map((b) => h('option', { value: b.name })));
+      };
+      offerBuildings();
+      compound.addEventListener('change', offerBuildings);
+      const building = h('input', { id: 'household-building', required: true, size: 8, list: 'household-buildings', placeholder: '1号楼' });
+      const unit = h('input', { id: 'household-unit', required: true, size: 6, placeholder: '1单元' });
+      const room = h('input', { id: 'household-room', required: true, size: 6, placeholder: '101' });
+      const phone = h('input', { id: 'household-phone', type: 'tel', size: 12 });
+      const form = h('form', { class: 'inline', id: 'household-form', 'data-testid': 'household-form' },
+        field('ref', t('field.household'), ref), field('compound', t('field.compound'), compound),
+        field('building', t('field.building'), building), field('unit', t('field.unit'), unit),
+        field('room', t('field.room'), room), field('phone', t('field.phone'), phone), buildings,
+        h('button', { type: 'submit', class: 'primary', 'data-testid': 'household-submit' }, t('register.add_household')));
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        submitForm(form, out, async () => {
+          const body = { ref: ref.value.trim(), compound: compound.value.trim(), building: building.value.trim(),
+            unit: unit.value.trim(), room: room.value.trim() };
+          if (phone.value.trim()) body.phone = phone.value.trim();
+          await api('POST', '/households', body);
+          await reload();
+          const slot = $('[data-testid="household-form-result"]');
+          if (slot) slot.replaceChildren(h('div', { class: 'form-ok', 'data-testid': 'household-added' }, t('register.added')));
+        });
+      });
+      content.replaceChildren(
+        h('div', { class: 'panel add-panel' }, h('h3', {}, t('register.add_household')), form, out),
+        importPanel('households', reload),
+        h('div', { class: 'panel' }, table('households-table',
         [{ label: 'col.ref' }, { label: 'col.compound' }, { label: 'col.building' }, { label: 'col.unit' }, { label: 'col.room' },
           { label: 'col.phone' }, { label: 'col.grid' }, { label: 'col.residents', num: true }], rows)));
     },
@@ -1067,7 +1118,58 @@
           await reload();
           showNotice(t('register.erase_started'));
         }))));
-      content.replaceChildren(importPanel('residents', reload), h('div', { class: 'panel' }, table('residents-table',
+      const out = h('div', { 'data-testid': 'resident-form-result' });
+      const ref = h('input', { id: 'resident-ref', required: true, size: 8 });
+      const household = h('input', { id: 'resident-household', required: true, size: 8 });
+      const name = h('input', { id: 'resident-name', required: true, size: 8 });
+      const phone = h('input', { id: 'resident-phone', type: 'tel', size: 12 });
+      const status = h('select', { id: 'resident-status' },
+        ...['active', 'suspended'].map((v) => h('option', { value: v }, word('rstatus', v))));
+      const face = h('input', { id: 'resident-face', type: 'checkbox', 'data-testid': 'resident-face' });
+      // The consent is asked for only with face entry. The inputs are not `required`: the
+      // server's rule decides, and its 400 names the field that is missing.
+      const consentAt = h('input', { id: 'resident-consent-at', type: 'date' });
+      const method = h('select', { id: 'resident-consent-method' }, h('option', { value: '' }, '—'),
+        ...['written', 'app', 'guardian'].map((v) => h('option', { value: v }, word('consent', v))));
+      const guardian = h('input', { id: 'resident-guardian', size: 8 });
+      const hint = h('div', { class: 'hint muted', 'data-testid': 'resident-consent-hint' }, t('register.consent_hint'));
+      const consentAtField = field('consent_at', t('field.consent_at'), consentAt);
+      const methodField = field('consent_method', t('field.consent_method'), method);
+      const guardianField = field('guardian', t('field.guardian'), guardian);
+      const showConsent = () => {
+        hint.hidden = consentAtField.hidden = methodField.hidden = !face.checked;
+        guardianField.hidden = !face.checked || method.value !== 'guardian';
+      };
+      showConsent();
+      face.addEventListener('change', showConsent);
+      method.addEventListener('change', showConsent);
+      const form = h('form', { class: 'inline', id: 'resident-form', 'data-testid': 'resident-form' },
+        field('ref', t('field.resident_ref'), ref), field('household', t('field.household'), household),
+        field('name', t('field.name'), name), field('phone', t('field.phone'), phone),
+        field('status', t('field.status'), status), field('face_enabled', t('field.face_enabled'), face),
+        hint, consentAtField, methodField, guardianField,
+        h('button', { type: 'submit', class: 'primary', 'data-testid': 'resident-submit' }, t('register.add_resident')));
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        submitForm(form, out, async () => {
+          const body = { ref: ref.value.trim(), household: household.value.trim(), name: name.value.trim(),
+            status: status.value, face_enabled: face.checked };
+          if (phone.value.trim()) body.phone = phone.value.trim();
+          if (face.checked) {
+            if (consentAt.value) body.consent_at = consentAt.value;
+            if (method.value) body.consent_method = method.value;
+            if (method.value === 'guardian' && guardian.value.trim()) body.guardian = guardian.value.trim();
+          }
+          await api('POST', '/residents', body);
+          await reload();
+          const slot = $('[data-testid="resident-form-result"]');
+          if (slot) slot.replaceChildren(h('div', { class: 'form-ok', 'data-testid': 'resident-added' }, t('register.added')));
+        });
+      });
+      content.replaceChildren(
+        h('div', { class: 'panel add-panel' }, h('h3', {}, t('register.add_resident')), form, out),
+        importPanel('residents', reload),
+        h('div', { class: 'panel' }, table('residents-table',
         [{ label: 'col.ref' }, { label: 'col.household' }, { label: 'col.name' }, { label: 'col.phone' }, { label: 'col.status' },
           { label: 'col.face' }, { label: 'col.consent_at' }, { label: 'col.consent_method' }, { label: 'col.guardian' },
           { label: 'common.actions' }], rows)));
@@ -1105,7 +1207,7 @@
         });
       });
       content.replaceChildren(
-        h('div', { class: 'panel' }, h('h3', {}, t('register.add_vehicle')), form, out),
+        h('div', { class: 'panel add-panel' }, h('h3', {}, t('register.add_vehicle')), form, out),
         importPanel('vehicles', reload),
         h('div', { class: 'panel' }, table('vehicles-table',
           [{ label: 'col.plate' }, { label: 'col.household' }, { label: 'col.color' }, { label: 'col.blocked' }, { label: 'common.actions' }], rows)));
@@ -1162,7 +1264,7 @@
         });
       });
       content.replaceChildren(
-        h('div', { class: 'panel' }, h('h3', {}, t('register.issue_pass')), form, out),
+        h('div', { class: 'panel add-panel' }, h('h3', {}, t('register.issue_pass')), form, out),
         h('div', { class: 'panel' }, table('passes-table',
           [{ label: 'col.id' }, { label: 'col.compound' }, { label: 'col.household' }, { label: 'col.pass_kind' }, { label: 'col.plate' },
             { label: 'col.visitor' }, { label: 'col.valid_from' }, { label: 'col.valid_until' }, { label: 'col.state' }, { label: 'common.actions' }], rows)));

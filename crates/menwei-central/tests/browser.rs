@@ -289,6 +289,29 @@ impl Browser {
         });
     }
 
+    fn clear(&self, css: &str) {
+        self.with_element(css, "clear", |id| self.cmd("POST", &format!("/element/{id}/clear"), Some(json!({}))));
+    }
+
+    /// Waits until the form `form` shows a message next to its input `name` (the server's
+    /// 400 naming that field); the message.
+    fn field_error(&self, form: &str, name: &str) -> String {
+        let v = self.wait_for(
+            &format!("the error on {name} in {form}"),
+            "const f = document.querySelector(arguments[0]);\
+             const e = f && f.querySelector('[data-field-error=\"' + arguments[1] + '\"]');\
+             const i = f && f.querySelector('[name=\"' + arguments[1] + '\"]');\
+             if (!e || !e.textContent || !i) return null;\
+             return {msg: e.textContent, invalid: i.classList.contains('invalid'),\
+               beside: e.parentElement === i.parentElement, shown: e.offsetParent !== null};",
+            json!([form, name]),
+        );
+        assert_eq!(v["invalid"], true, "the input {name} is marked invalid: {v}");
+        assert_eq!(v["beside"], true, "the message on {name} is next to its input: {v}");
+        assert_eq!(v["shown"], true, "the message on {name} is visible: {v}");
+        v["msg"].as_str().unwrap().to_owned()
+    }
+
     /// Signs in through the login form and waits for the overview it leads to.
     fn sign_in(&self, user: &str, password: &str) {
         self.wait_for("the login form", "return !!document.querySelector('#login-form')", json!([]));
@@ -486,6 +509,9 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     );
     assert!(history.as_u64().is_some_and(|n| n >= 1), "the order's history has entries: {history}");
 
+    // The register: a household and a resident in it, added through their forms.
+    let register_png = add_household_and_resident(&browser, &central);
+
     let errors = browser.js("return window.__menweiErrors || []", json!([]));
     assert_eq!(errors, json!([]), "the page raised script errors");
 
@@ -533,10 +559,133 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     );
     assert_eq!(shown["visible"], 0, "a read-only user is offered no acknowledge or resolve button");
 
-    println!("artefacts: {}, {} and {}", live_png.display(), orders_png.display(), map_png.display());
+    // ... and the resident added above, with no form to add one.
+    browser.click("[data-testid=nav-register]");
+    browser.click("[data-testid=tab-residents]");
+    let shown = browser.wait_for(
+        "the residents as ro",
+        "if (!document.querySelector('[data-testid=resident-row][data-ref=\"r-901\"]')) return null;\
+         return {visible: [...document.querySelectorAll('#resident-form, [data-testid=import-form], [data-testid=resident-erase]')]\
+           .filter(e => e.offsetParent !== null).length, forms: document.querySelectorAll('#resident-form').length};",
+        json!([]),
+    );
+    assert_eq!(shown["forms"], 1, "the page was drawn with its form: {shown}");
+    assert_eq!(shown["visible"], 0, "a read-only user is offered no form to add, import or erase residents: {shown}");
+
+    println!(
+        "artefacts: {}, {}, {} and {}",
+        live_png.display(),
+        orders_png.display(),
+        register_png.display(),
+        map_png.display()
+    );
     drop(browser);
     drop(central);
     drop(mqtt);
+}
+
+/// The residents central holds, by ref, read through the API as admin.
+fn resident_refs(central: &common::Central) -> Vec<String> {
+    let token = central.login("admin");
+    let (status, body) = common::call(&central.url("/api/residents"), "GET", Some(&token), None);
+    assert_eq!(status, 200, "GET /api/residents: {body}");
+    body["residents"].as_array().unwrap().iter().map(|r| r["ref"].as_str().unwrap().to_owned()).collect()
+}
+
+/// On the register page, as admin and in Chinese: adds household h-901 through its form (after a
+/// unit the compound does not have, refused next to the unit), then resident r-901 in it (after
+/// an unknown household and then face entry without consent, each refused next to its field
+/// with nothing added). Returns the screenshot of the residents tab.
+fn add_household_and_resident(browser: &Browser, central: &common::Central) -> PathBuf {
+    browser.click("[data-testid=nav-register]");
+    browser.click("[data-testid=tab-households]");
+    browser.wait_for("the household form", "return !!document.querySelector('#household-form');", json!([]));
+    browser.type_into("#household-ref", "h-901");
+    browser.click(&format!("#household-compound option[value=\"{COMPOUND}\"]"));
+    browser.type_into("#household-building", "1号楼");
+    browser.type_into("#household-unit", "9单元");
+    browser.type_into("#household-room", "901");
+    browser.type_into("#household-phone", "13800009010");
+    browser.click("[data-testid=household-submit]");
+    let msg = browser.field_error("#household-form", "unit");
+    assert!(msg.contains("9单元"), "the error names the unit: {msg:?}");
+    browser.clear("#household-unit");
+    browser.type_into("#household-unit", "2单元");
+    browser.click("[data-testid=household-submit]");
+    let row = browser.wait_for(
+        "the new household in its table",
+        "const r = document.querySelector('[data-testid=household-row][data-ref=\"h-901\"]');\
+         return r && document.querySelector('[data-testid=household-added]') ? r.innerText : null;",
+        json!([]),
+    );
+    let row = row.as_str().unwrap();
+    for part in ["幸福家园", "1号楼", "2单元", "901", "13800009010", "第一网格"] {
+        assert!(row.contains(part), "the household row shows {part}: {row:?}");
+    }
+    let errors = browser.js("return document.querySelectorAll('#household-form .invalid').length", json!([]));
+    assert_eq!(errors, 0, "the redrawn form has no stale errors");
+
+    browser.click("[data-testid=tab-residents]");
+    browser.wait_for("the resident form", "return !!document.querySelector('#resident-form');", json!([]));
+    let hidden = browser.js(
+        "return [...document.querySelectorAll('#resident-consent-at, #resident-consent-method, #resident-guardian')]\
+           .every(e => e.offsetParent === null);",
+        json!([]),
+    );
+    assert_eq!(hidden, true, "the consent is asked for only with face entry");
+    // An unknown household: refused, next to the household field.
+    browser.type_into("#resident-ref", "r-901");
+    browser.type_into("#resident-household", "h-nope");
+    browser.type_into("#resident-name", "李娜");
+    browser.click("[data-testid=resident-submit]");
+    let msg = browser.field_error("#resident-form", "household");
+    assert!(msg.contains("h-nope"), "the error names the household: {msg:?}");
+    // Face entry without a consent: refused, next to the consent's fields.
+    browser.clear("#resident-household");
+    browser.type_into("#resident-household", "h-901");
+    browser.click("#resident-face");
+    browser.wait_for(
+        "the consent fields",
+        "return document.querySelector('#resident-consent-at').offsetParent !== null\
+           && document.querySelector('#resident-consent-method').offsetParent !== null;",
+        json!([]),
+    );
+    browser.click("[data-testid=resident-submit]");
+    browser.field_error("#resident-form", "consent_at");
+    browser.field_error("#resident-form", "consent_method");
+    let outcome = browser.js(
+        "const o = document.querySelector('[data-testid=resident-form-result]'); return [o.className, o.textContent];",
+        json!([]),
+    );
+    assert_eq!(outcome[0], "form-error", "the form says the request failed: {outcome}");
+    assert!(outcome[1].as_str().unwrap().contains("输入有误"), "in Chinese: {outcome}");
+    let rows = browser
+        .js("return document.querySelectorAll('[data-testid=resident-row][data-ref=\"r-901\"]').length", json!([]));
+    assert_eq!(rows, 0, "no row for the refused resident");
+    assert!(!resident_refs(central).contains(&"r-901".to_owned()), "central holds no refused resident");
+    browser.save_screenshot("browser-register-refused.png");
+
+    // With the consent: added, and shown in the reloaded table.
+    let date = browser.js(
+        "const i = document.querySelector('#resident-consent-at'); i.value = arguments[0];\
+         i.dispatchEvent(new Event('change', {bubbles: true})); return i.value;",
+        json!(["2024-05-01"]),
+    );
+    assert_eq!(date, "2024-05-01");
+    browser.click("#resident-consent-method option[value=written]");
+    browser.click("[data-testid=resident-submit]");
+    let row = browser.wait_for(
+        "the new resident in its table",
+        "const r = document.querySelector('[data-testid=resident-row][data-ref=\"r-901\"]');\
+         return r && document.querySelector('[data-testid=resident-added]') ? r.innerText : null;",
+        json!([]),
+    );
+    let row = row.as_str().unwrap();
+    for part in ["h-901", "李娜", "正常", "已开通", "2024-", "书面同意"] {
+        assert!(row.contains(part), "the resident row shows {part}: {row:?}");
+    }
+    assert!(resident_refs(central).contains(&"r-901".to_owned()), "central holds the resident");
+    browser.save_screenshot("browser-register.png")
 }
 
 #[test]
