@@ -462,7 +462,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
                 plates: role != "face",
                 direction,
                 zones,
-                motion_gating: mg.unwrap_or(false),
+                motion_gating: mg.unwrap_or(true),
                 idle_check: Duration::from_secs_f64(idle.clamp(0.1, 3600.0)),
             });
         }

@@ -11,7 +11,7 @@ fn root() -> PathBuf {
 fn write_config(dir: &Path, models: &Path) -> PathBuf {
     let clip = root().join("var/media/carphone_pristine.mp4");
     let text = format!(
-        "compound_id = \"t\"\n[models]\ndir = \"{}\"\nintra_threads = 1\n[[cameras]]\nid = \"clip\"\nurl = \"{}\"\ndetect_fps = 30\n",
+        "compound_id = \"t\"\n[models]\ndir = \"{}\"\nintra_threads = 1\n[[cameras]]\nid = \"clip\"\nurl = \"{}\"\ndetect_fps = 30\nmotion_gating = false\n",
         models.display(),
         clip.display()
     );
