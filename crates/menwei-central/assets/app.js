@@ -290,6 +290,13 @@
     return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
 
+  /** A day as given (`YYYY-MM-DD`, a date without a time zone, shown as is); a full
+   *  timestamp in local time. A bare date read by `Date` is midnight UTC, which west of UTC
+   *  would show as the day before. */
+  function fmtDay(x) {
+    return typeof x === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(x) ? x : fmtTime(x);
+  }
+
   function fmtAgo(ms) {
     if (ms === null || ms === undefined) return t('time.never');
     const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -1112,7 +1119,7 @@
         h('td', {}, x.ref), h('td', {}, x.household), h('td', {}, x.name || ''), h('td', {}, x.phone || ''),
         h('td', {}, badge(word('rstatus', x.status), x.status === 'active' ? 'ok' : 'off')),
         h('td', {}, x.face_enabled ? badge(t('register.face_on'), 'info') : t('register.face_off')),
-        h('td', {}, fmtTime(x.consent_at)), h('td', {}, word('consent', x.consent_method)), h('td', {}, x.guardian || ''),
+        h('td', {}, fmtDay(x.consent_at)), h('td', {}, word('consent', x.consent_method)), h('td', {}, x.guardian || ''),
         h('td', { class: 'actions' }, x.status === 'erased' ? '' : confirmButton(t('register.erase'), 'resident-erase', async () => {
           await api('POST', `/residents/${encodeURIComponent(x.ref)}/erase`, {});
           await reload();
