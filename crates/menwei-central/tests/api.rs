@@ -363,6 +363,18 @@ fn audit_count(c: &Central, user: &str, action: &str, target: &str) -> i64 {
         .unwrap()
 }
 
+/// Audit rows of `user` with `action`, on any target.
+fn audit_actions(c: &Central, user: &str, action: &str) -> i64 {
+    c.db()
+        .with(|t| {
+            t.int(
+                "SELECT COUNT(*) FROM audit WHERE username = $1 AND action = $2",
+                menwei_central::params![user, action],
+            )
+        })
+        .unwrap()
+}
+
 fn audit_by(c: &Central, user: &str, target: &str) -> i64 {
     c.db()
         .with(|t| {
@@ -493,16 +505,7 @@ fn every_endpoint(engine: &str) {
         );
         // 403, audited as denied.
         if let Some((user, path, body)) = k.forbidden {
-            let denied = || {
-                c.db()
-                    .with(|t| {
-                        t.int(
-                            "SELECT COUNT(*) FROM audit WHERE username = $1 AND action = 'denied'",
-                            menwei_central::params![user],
-                        )
-                    })
-                    .unwrap()
-            };
+            let denied = || audit_actions(&c, user, "denied");
             let before = denied();
             let (s, b) = send(&c, &ids, Some(user), &tokens, k.method, path, body);
             assert_eq!(s, 403, "{name} outside grid 1 as {user}: {b}");
@@ -512,16 +515,7 @@ fn every_endpoint(engine: &str) {
         // 400 with the field at fault.
         if let Some((path, body, field)) = k.bad {
             let user = k.ok.0;
-            let failed = || {
-                c.db()
-                    .with(|t| {
-                        t.int(
-                            "SELECT COUNT(*) FROM audit WHERE username = $1 AND action = 'failed'",
-                            menwei_central::params![user],
-                        )
-                    })
-                    .unwrap()
-            };
+            let failed = || audit_actions(&c, user, "failed");
             let before = failed();
             let (s, b) = send(&c, &ids, Some(user), &tokens, k.method, path, body);
             assert_eq!(s, 400, "{name} malformed: {b}");

@@ -315,6 +315,18 @@ impl Browser {
         v["msg"].as_str().unwrap().to_owned()
     }
 
+    /// Waits until a `kind` form reported its save and the table shows the row `reference`;
+    /// the row's text.
+    fn added_row(&self, kind: &str, reference: &str) -> String {
+        let v = self.wait_for(
+            &format!("the new {kind} {reference} in its table"),
+            "const r = document.querySelector('[data-testid=' + arguments[0] + '-row][data-ref=\"' + arguments[1] + '\"]');\
+             return r && document.querySelector('[data-testid=' + arguments[0] + '-added]') ? r.innerText : null;",
+            json!([kind, reference]),
+        );
+        v.as_str().unwrap().to_owned()
+    }
+
     /// Signs in through the login form and waits for the overview it leads to.
     fn sign_in(&self, user: &str, password: &str) {
         self.wait_for("the login form", "return !!document.querySelector('#login-form')", json!([]));
@@ -615,13 +627,7 @@ fn add_household_and_resident(browser: &Browser, central: &common::Central) -> P
     browser.clear("#household-unit");
     browser.type_into("#household-unit", "2单元");
     browser.click("[data-testid=household-submit]");
-    let row = browser.wait_for(
-        "the new household in its table",
-        "const r = document.querySelector('[data-testid=household-row][data-ref=\"h-901\"]');\
-         return r && document.querySelector('[data-testid=household-added]') ? r.innerText : null;",
-        json!([]),
-    );
-    let row = row.as_str().unwrap();
+    let row = browser.added_row("household", "h-901");
     for part in ["幸福家园", "1号楼", "2单元", "901", "13800009010", "第一网格"] {
         assert!(row.contains(part), "the household row shows {part}: {row:?}");
     }
@@ -677,13 +683,7 @@ fn add_household_and_resident(browser: &Browser, central: &common::Central) -> P
     assert_eq!(date, "2024-05-01");
     browser.click("#resident-consent-method option[value=written]");
     browser.click("[data-testid=resident-submit]");
-    let row = browser.wait_for(
-        "the new resident in its table",
-        "const r = document.querySelector('[data-testid=resident-row][data-ref=\"r-901\"]');\
-         return r && document.querySelector('[data-testid=resident-added]') ? r.innerText : null;",
-        json!([]),
-    );
-    let row = row.as_str().unwrap();
+    let row = browser.added_row("resident", "r-901");
     // The consent day is shown as it was given, whatever the browser's time zone.
     for part in ["h-901", "李娜", "正常", "已开通", "2024-05-01", "书面同意"] {
         assert!(row.contains(part), "the resident row shows {part}: {row:?}");
