@@ -13,7 +13,9 @@
 //! - A gap that lasts `resend_after` asks the edge to resend from the first missing sequence.
 //! - Register distribution: every second, the batches an online edge lacks (see
 //!   [`crate::register::pending`]) are published to its `sync` topic, in order; again after
-//!   `resend_after` if the edge has not reported them applied. `sync/applied` and heartbeats
+//!   `resend_after` if the edge has not reported them applied. Of several instances, the one
+//!   on the same broker that claims the round in the database ([`crate::register::claim_sync`])
+//!   sends it. `sync/applied` and heartbeats
 //!   move the applied version and confirm erasures.
 
 use std::collections::HashMap;
@@ -77,9 +79,9 @@ pub async fn run(
     // The event loop in its own task: `poll` is not safe to cancel mid-connect.
     let (poller, mut events) = menwei_mqtt::spawn_event_loop(el, stop.clone());
     let mut gaps: HashMap<String, Instant> = HashMap::new();
-    // Per compound: the newest version published and when.
-    let mut pushed: HashMap<String, (u64, Instant)> = HashMap::new();
     let policy = Arc::new(cfg.orders.clone());
+    // Which broker this instance sends through: the claim of a round of sync batches is per broker.
+    let broker = cfg.endpoint.address();
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut sync_tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -135,12 +137,15 @@ pub async fn run(
                         }
                         Some((compound, "status")) => {
                             let s = String::from_utf8_lossy(&p.payload).into_owned();
-                            if s == "online" {
-                                // A returning edge gets what it lacks at the next tick.
-                                pushed.remove(compound);
-                            }
                             let c = compound.to_owned();
-                            if let Err(e) = db.call(move |t| crate::store::edge_seen(t, &c, Some(&s), None, now_ms())).await {
+                            let seen = db.call(move |t| {
+                                if s == "online" {
+                                    // A returning edge gets what it lacks at the next tick.
+                                    crate::register::returning(t, &c)?;
+                                }
+                                crate::store::edge_seen(t, &c, Some(&s), None, now_ms())
+                            });
+                            if let Err(e) = seen.await {
                                 warn!("{e}");
                             }
                             let _ = client.try_ack(&p);
@@ -181,9 +186,15 @@ pub async fn run(
                     Ok(list) => {
                         for (compound, applied, bodies) in list {
                             let latest = applied + bodies.len() as u64;
-                            let due = pushed.get(&compound).is_none_or(|(v, at)| *v < latest || at.elapsed() >= cfg.resend_after);
-                            if !due {
-                                continue;
+                            // One instance of several sends this round: the one whose claim wins.
+                            let (c, b, resend_ms) = (compound.clone(), broker.clone(), cfg.resend_after.as_millis() as i64);
+                            match db.call(move |t| crate::register::claim_sync(t, &c, &b, latest, now_ms(), resend_ms)).await {
+                                Ok(true) => {}
+                                Ok(false) => continue,
+                                Err(e) => {
+                                    warn!(%compound, "register distribution: {e}");
+                                    continue;
+                                }
                             }
                             info!(%compound, from = applied + 1, to = latest, "distributing register updates");
                             let topic = Topics::new(&compound).sync();
@@ -196,8 +207,11 @@ pub async fn run(
                                 }
                                 stats.sync_batches.fetch_add(1, Ordering::Relaxed);
                             }
-                            if sent {
-                                pushed.insert(compound, (latest, Instant::now()));
+                            if !sent {
+                                let (c, b) = (compound.clone(), broker.clone());
+                                if let Err(e) = db.call(move |t| crate::register::release_sync(t, &c, &b)).await {
+                                    warn!(%compound, "register distribution: {e}");
+                                }
                             }
                         }
                     }

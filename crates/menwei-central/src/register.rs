@@ -1177,6 +1177,53 @@ pub fn pending(t: &mut Tx<'_>) -> Result<Vec<(String, u64, Vec<String>)>, DbErro
     Ok(out)
 }
 
+/// Claims the sending of `compound`'s sync batches up to `latest` through `broker` (its
+/// `host:port`): true for the one instance whose conditional update wins, when that version was
+/// not sent there yet or was sent at least `resend_ms` ago. The instances on one broker read
+/// the same pending batches and only the claimant sends them, so an edge gets each round once;
+/// instances on other brokers claim for their own, where other edges may be connected.
+pub fn claim_sync(
+    t: &mut Tx<'_>,
+    compound: &str,
+    broker: &str,
+    latest: u64,
+    now_ms: i64,
+    resend_ms: i64,
+) -> Result<bool, DbError> {
+    t.exec(
+        "INSERT INTO sync_pushes (compound, broker, version, at_ms) VALUES ($1, $2, 0, 0)
+         ON CONFLICT (compound, broker) DO NOTHING",
+        params![compound, broker],
+    )?;
+    let n = t.exec(
+        "UPDATE sync_pushes SET version = $3, at_ms = $4
+         WHERE compound = $1 AND broker = $2 AND (version < $3 OR at_ms <= $5)",
+        params![compound, broker, latest as i64, now_ms, now_ms - resend_ms],
+    )?;
+    Ok(n == 1)
+}
+
+/// An edge that says `online` after being away is sent what it lacks at the next round, claimed
+/// afresh. Done in the same transaction as its status, and only when the stored status was not
+/// already `online`, so that of several instances reading the same status only the first resets.
+pub fn returning(t: &mut Tx<'_>, compound: &str) -> Result<(), DbError> {
+    t.exec(
+        "UPDATE sync_pushes SET version = 0, at_ms = 0
+         WHERE compound = $1 AND NOT EXISTS (SELECT 1 FROM edges WHERE compound = $1 AND status = 'online')",
+        params![compound],
+    )?;
+    Ok(())
+}
+
+/// Gives up a claim whose batches could not all be handed to the broker: due again at once.
+pub fn release_sync(t: &mut Tx<'_>, compound: &str, broker: &str) -> Result<(), DbError> {
+    t.exec(
+        "UPDATE sync_pushes SET version = 0, at_ms = 0 WHERE compound = $1 AND broker = $2",
+        params![compound, broker],
+    )?;
+    Ok(())
+}
+
 // --- CSV ----------------------------------------------------------------------------------------
 
 /// Parses RFC 4180 CSV (quoted fields, doubled quotes, CRLF or LF). Returns rows of fields, or

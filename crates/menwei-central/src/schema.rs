@@ -228,4 +228,15 @@ CREATE TABLE erasure_targets (
     PRIMARY KEY (erasure_id, compound)
 );
 ",
+    // 3: register distribution claimed per compound and broker, so that of several instances on
+    // one broker one sends each round of sync batches (`register::claim_sync`).
+    "
+CREATE TABLE sync_pushes (
+    compound TEXT NOT NULL,
+    broker   TEXT NOT NULL,
+    version  BIGINT NOT NULL,
+    at_ms    BIGINT NOT NULL,
+    PRIMARY KEY (compound, broker)
+);
+",
 ];

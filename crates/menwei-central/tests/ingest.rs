@@ -74,6 +74,7 @@ impl Edge {
                     AsyncClient::new(MqttOptions::new(format!("edge-{compound}"), "127.0.0.1", port), 1024);
                 client.subscribe(format!("menwei/v1/{compound}/ack"), QoS::AtLeastOnce).await.unwrap();
                 client.subscribe(format!("menwei/v1/{compound}/resend"), QoS::AtLeastOnce).await.unwrap();
+                client.subscribe(format!("menwei/v1/{compound}/sync"), QoS::AtLeastOnce).await.unwrap();
                 tx.send(client).unwrap();
                 loop {
                     match el.poll().await {
@@ -198,6 +199,24 @@ fn two_instances_share_the_subscription_and_store_each_event_once(engine: &str) 
     wait("the final ack at the edge", Duration::from_secs(30), || {
         edge.got.lock().unwrap().iter().any(|(t, p)| t.ends_with("/ack") && *p == final_ack)
     });
+    // A register update for the compound reaches its edge once, not once per instance: the
+    // instance that claims the round sends it (again only after resend_after, 10 s).
+    edge.status("c-2", "online");
+    std::thread::sleep(Duration::from_millis(500));
+    {
+        let d = menwei_central::db::Db::open_url(&db).unwrap();
+        d.with(|t| {
+            t.exec(
+                "INSERT INTO sync_batches (compound, version, body, created_ms) VALUES ($1, 1, $2, 0)",
+                menwei_central::params!["c-2", r#"{"version":1}"#],
+            )
+        })
+        .unwrap();
+    }
+    let syncs = || edge.got.lock().unwrap().iter().filter(|(t, _)| t.ends_with("/sync")).count();
+    wait("the register update at the edge", Duration::from_secs(10), || syncs() >= 1);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(syncs(), 1, "one instance sent the update");
     for c in [&mut a, &mut b] {
         Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
         let status = c.wait().unwrap();
