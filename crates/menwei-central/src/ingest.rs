@@ -15,8 +15,7 @@
 //!   [`crate::register::pending`]) are published to its `sync` topic, in order; again after
 //!   `resend_after` if the edge has not reported them applied. Of several instances, the one
 //!   on the same broker that claims the round in the database ([`crate::register::claim_sync`])
-//!   sends it. `sync/applied` and heartbeats
-//!   move the applied version and confirm erasures.
+//!   sends it. `sync/applied` and heartbeats move the applied version and confirm erasures.
 
 use std::collections::HashMap;
 use std::sync::Arc;

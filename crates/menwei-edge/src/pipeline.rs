@@ -504,8 +504,6 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 r.replay(i, cam_cfg, view, now_ms)?;
             }
             let Some(look) = look.filter(|_| !unchanged) else {
-                summary[i].frames_still += 1;
-                summary[i].frames_unchanged += u64::from(unchanged);
                 if unchanged { &counts[i].decided } else { &counts[i].still }.fetch_add(1, Ordering::Relaxed);
                 drop(analysis);
                 if let Some(log) = log {
@@ -551,7 +549,6 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
                 }
             }
             let s = &mut summary[i];
-            s.frames_analysed += 1;
             counts[i].analysed.fetch_add(1, Ordering::Relaxed);
             s.frames_on_region += u64::from(!look.is_full(fw, fh));
             s.mean_region_share += share;
@@ -580,7 +577,10 @@ pub fn run(cfg: &EdgeConfig, prepared: Prepared, ctl: &Control, out: &mut dyn Wr
         }
     }
     out.flush()?;
-    for ((cam, s), total) in cameras.into_iter().zip(summary.iter_mut()).zip(detect_total_ms) {
+    for (((cam, s), total), n) in cameras.into_iter().zip(summary.iter_mut()).zip(detect_total_ms).zip(&counts) {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        (s.frames_analysed, s.frames_unchanged) = (load(&n.analysed), load(&n.decided));
+        s.frames_still = load(&n.still) + s.frames_unchanged;
         s.frames_received = cam.frames().put_count();
         s.reconnects = cam.stats().reconnects.load(Ordering::Relaxed);
         s.frames_overwritten = cam.frames().overwritten_count();

@@ -5,8 +5,9 @@
 //! agree on a resident, or on the fused embedding (weighted by quality and size) after three.
 //! A plate track collects reads and votes per character; it is decided when two reads agree,
 //! after four, or at once on a sure read (both readers agree, every character at 0.95 or more),
-//! so that the barrier need not wait for a second frame. Each decision passes the access rules and, once per passage and gate, becomes an
-//! event. A face that matches nobody is not a denial: face recognition is never the only way in.
+//! so that the barrier need not wait for a second frame. Each decision passes the access rules
+//! and, once per passage and gate, becomes an event. A face that matches nobody is not a
+//! denial: face recognition is never the only way in.
 //!
 //! Each camera keeps its last analysed frame's detections. When the motion gate says a frame
 //! shows the same picture as the one before and every track in view is already decided,
@@ -433,6 +434,7 @@ impl Recogniser {
                 continue;
             }
             t.decided = true;
+            let reads = t.reads.len() as f32;
             let (color, layout) =
                 t.reads.iter().rev().find(|r| r.0 == text).map(|r| (r.2.clone(), r.3.clone())).unwrap_or_default();
             let matching = profile::enter(Stage::Matching);
@@ -451,7 +453,6 @@ impl Recogniser {
             };
             let d = decide_vehicle(&m, entry, now_ms);
             let vehicle_ref = entry.map(|e| e.plate.clone());
-            let reads = self.cameras[i].plate_tracks.get(&track).map_or(0, |t| t.reads.len()) as f32;
             if self.new_passage(cam, &format!("p:{text}"), now_ms) {
                 let confidence = shares.iter().copied().fold(1.0f32, f32::min);
                 self.emit(
