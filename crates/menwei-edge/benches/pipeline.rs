@@ -171,6 +171,49 @@ fn main() {
             "idle".into(),
             json!({"decode_s_gated": dec(gated), "decode_s_keyframes": dec(kf), "skipped": kf.skipped, "line": line}),
         );
+        // An idle camera per second of video: decoding and converting the gated run's empty
+        // lead-in, the motion gate on each frame, and one whole look per idle check.
+        let lead = (FPS * IDLE_S) as usize;
+        let n = gated.decode_ns.len().min(gated.convert_ns.len()).min(lead);
+        let decode_ms = if n == 0 {
+            0.0
+        } else {
+            (gated.decode_ns[..n].iter().sum::<u64>() + gated.convert_ns[..n].iter().sum::<u64>()) as f64
+                / n as f64
+                / 1e6
+        };
+        // A whole look: a whole-frame analysis that read no plate and embedded no face, past the
+        // first analysis (the sessions' first run at an input size costs more); the median.
+        let mut looks: Vec<f64> = gated
+            .analysed
+            .iter()
+            .skip(1)
+            .filter(|(_, ns, share)| {
+                *share >= 0.999
+                    && [Stage::Embedder, Stage::PlateReader1, Stage::PlateReader2]
+                        .iter()
+                        .all(|st| ns[*st as usize] == 0)
+            })
+            .map(|(_, ns, _)| ns.iter().sum::<u64>() as f64 / 1e6)
+            .collect();
+        looks.sort_by(f64::total_cmp);
+        let look_ms = pct(&looks, 0.5);
+        let gate_ms = gated.still.iter().map(|ns| ns.iter().sum::<u64>() as f64 / 1e6).sum::<f64>()
+            / gated.still.len().max(1) as f64;
+        let check_s = menwei_edge::config::DEFAULT_IDLE_CHECK_SECS;
+        let decode_per_s = f64::from(FPS) * decode_ms;
+        let idle_per_s = decode_per_s + f64::from(FPS) * gate_ms + look_ms / check_s;
+        let line = format!(
+            "{idle_per_s:.1} CPU-ms per second = decode+convert {decode_per_s:.1} (the lead-in) + motion gate {:.1} + a whole look of {look_ms:.0} ms (median of {} with nothing to read) every {check_s} s: {:.2}x its decode",
+            f64::from(FPS) * gate_ms,
+            looks.len(),
+            idle_per_s / decode_per_s.max(1e-9)
+        );
+        goals.as_object_mut().unwrap().insert(
+            "idle_cam".into(),
+            json!({"cpu_ms_per_s": idle_per_s, "decode_ms_per_s": decode_per_s, "look_ms": look_ms,
+                   "ratio": idle_per_s / decode_per_s.max(1e-9), "line": line}),
+        );
     }
     for (k, v) in goals.as_object().unwrap() {
         println!("{k:>8}: {}", v["line"].as_str().unwrap_or_default());
