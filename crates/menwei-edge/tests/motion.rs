@@ -157,3 +157,46 @@ fn with_motion_the_models_look_only_where_it_moves_and_at_the_whole_frame_per_id
     assert_eq!(cam["frames_on_region"].as_u64(), Some(cropped.len() as u64));
     assert!(cam["mean_region_share"].as_f64().unwrap() < 0.7, "{cam}");
 }
+
+#[test]
+fn zones_keep_the_models_to_their_part_of_the_picture() {
+    // The same clip, every frame analysed, with one zone over the left 45 % of the picture:
+    // the detectors run on the zone's box only (faces and plates alike), so the still face on
+    // the left is found and the mover on the right never is.
+    let dir = tempfile::tempdir().unwrap();
+    let clip = one_mover_clip(dir.path());
+    let cfg = dir.path().join("edge.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "compound_id = \"c\"\n[models]\ndir = \"{}\"\n[[cameras]]\nid = \"gate\"\nurl = \"{}\"\ndetect_fps = 10\n\
+             motion_gating = false\nzones = [[[0.0, 0.0], [0.45, 0.0], [0.45, 1.0], [0.0, 1.0]]]\n",
+            root().join("models").display(),
+            clip.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_menwei-edge")).args(["run", "--config"]).arg(&cfg).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() >= 20, "{}", lines.len());
+    // The models saw the zone's share of the pixels, not the whole frame filtered afterwards.
+    let summary: serde_json::Value = serde_json::from_str(&stderr[stderr.find("{\n").expect("summary")..]).unwrap();
+    let share = summary["cameras"][0]["mean_region_share"].as_f64().unwrap();
+    assert!((0.4..0.5).contains(&share), "share of the frame looked at: {share}");
+    let xs: Vec<f64> = lines
+        .iter()
+        .flat_map(|l| {
+            l["faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| (f["bbox"]["x1"].as_f64().unwrap() + f["bbox"]["x2"].as_f64().unwrap()) / 2.0)
+        })
+        .collect();
+    let found = lines.iter().filter(|l| !l["faces"].as_array().unwrap().is_empty()).count();
+    assert!(found * 10 >= lines.len() * 9, "the face in the zone is found: {found} of {}", lines.len());
+    assert!(xs.iter().all(|x| *x < 0.45 * 1280.0), "nothing outside the zone: {xs:?}");
+}
