@@ -12,13 +12,14 @@ fn root() -> PathBuf {
 }
 
 fn fetch(models: &Path, extra: &[&str]) -> Output {
-    let out = Command::new("python3")
+    // The interpreter the set-up chooses (scripts/python), not whichever python3 is first.
+    let out = Command::new(root().join("scripts/python"))
         .arg(root().join("scripts/fetch.py"))
         .args(["--offline", "--only", "models", "--models-dir"])
         .arg(models)
         .args(extra)
         .output()
-        .expect("python3 runs");
+        .expect("scripts/python runs");
     eprintln!(
         "--- fetch.py {extra:?}\n{}{}",
         String::from_utf8_lossy(&out.stdout),

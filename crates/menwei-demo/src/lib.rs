@@ -7,61 +7,110 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod plates;
+
 /// What passes the gate, in order, and what the register should make of it.
 #[derive(Clone, Debug)]
 pub struct Scene {
     pub pictures: Vec<PathBuf>,
     /// The registered resident's enrolment photo (another photo of the person in the clip).
     pub resident_photo: PathBuf,
-    /// The registered car's plate, when the scene has cars.
-    pub registered_plate: Option<String>,
+    /// The registered car's plate.
+    pub registered_plate: String,
     /// The unregistered car's plate.
-    pub unknown_plate: Option<String>,
+    pub unknown_plate: String,
     /// Where the plate pictures came from, in words.
     pub plates_from: String,
 }
 
 /// The plates of the two cars: real photos from `shared/data/plates/easypr_gdts` (not shipped
-/// to outside users), or the pictures `scripts/render_plates.py` draws at set-up.
+/// to outside users), or pictures drawn by [`plates::ensure`] into `var/demo-plates`.
 pub const REGISTERED: &str = "川A019W2";
 pub const UNKNOWN: &str = "川AKQ291";
 
+/// Where the project's internal plate photos are, when this checkout has them beside it.
+pub fn shared_plates(root: &Path) -> Option<PathBuf> {
+    let real = root.join("../shared/data/plates/easypr_gdts");
+    real.join(format!("{REGISTERED}.jpg")).is_file().then_some(real)
+}
+
 impl Scene {
     /// A resident (Obama, enrolled from another photo), a stranger (Biden) who comes by three
-    /// times, a registered car and an unknown one. `root` is the checkout.
-    pub fn gate(root: &Path) -> Scene {
+    /// times, a registered car and an unknown one. `root` is the checkout. Without the real
+    /// plate photos, the two plates are drawn (once) into `var/demo-plates`; that fails only
+    /// when the machine has no Chinese font, with the package to install.
+    pub fn gate(root: &Path) -> anyhow::Result<Scene> {
         let media = |n: &str| root.join("var/media").join(n);
-        let real = root.join("../shared/data/plates/easypr_gdts");
-        let rendered = root.join("var/demo-plates");
-        let (plates, plates_from) = if real.join(format!("{REGISTERED}.jpg")).is_file() {
-            (
-                Some((real.join(format!("{REGISTERED}.jpg")), real.join(format!("{UNKNOWN}.jpg")))),
+        let ((known, unknown), plates_from) = match shared_plates(root) {
+            Some(real) => (
+                (real.join(format!("{REGISTERED}.jpg")), real.join(format!("{UNKNOWN}.jpg"))),
                 "real photos (../shared/data)",
-            )
-        } else if rendered.join(format!("{REGISTERED}.png")).is_file() {
-            (
-                Some((rendered.join(format!("{REGISTERED}.png")), rendered.join(format!("{UNKNOWN}.png")))),
-                "plates rendered at set-up (var/demo-plates)",
-            )
-        } else {
-            (None, "none (no plate pictures: run scripts/setup)")
+            ),
+            None => {
+                let drawn = plates::ensure(&root.join("var/demo-plates"), &[REGISTERED, UNKNOWN])?;
+                ((drawn[0].clone(), drawn[1].clone()), "drawn plates (var/demo-plates; no ../shared/data here)")
+            }
         };
-        let mut pictures = vec![media("obama2.jpg"), media("biden.jpg")];
-        if let Some((known, _)) = &plates {
-            pictures.push(known.clone());
-        }
-        pictures.push(media("biden.jpg"));
-        if let Some((_, unknown)) = &plates {
-            pictures.push(unknown.clone());
-        }
-        pictures.push(media("biden.jpg"));
-        Scene {
+        let pictures =
+            vec![media("obama2.jpg"), media("biden.jpg"), known, media("biden.jpg"), unknown, media("biden.jpg")];
+        Ok(Scene {
             pictures,
             resident_photo: media("obama.jpg"),
-            registered_plate: plates.as_ref().map(|_| REGISTERED.to_owned()),
-            unknown_plate: plates.as_ref().map(|_| UNKNOWN.to_owned()),
+            registered_plate: REGISTERED.to_owned(),
+            unknown_plate: UNKNOWN.to_owned(),
             plates_from: plates_from.to_owned(),
-        }
+        })
+    }
+}
+
+/// An event the demo's clip must produce, as `menwei-demo --once` checks it.
+#[derive(Clone, Debug)]
+pub struct Expected {
+    /// What an operator reads in the summary.
+    pub label: String,
+    kind: &'static str,
+    subject: Subject,
+}
+
+#[derive(Clone, Debug)]
+enum Subject {
+    Resident(String),
+    Plate(String),
+    Stranger,
+}
+
+impl Expected {
+    /// Whether the event payload `v` (as published; docs/ref/events.md) is this one.
+    pub fn matches(&self, v: &serde_json::Value) -> bool {
+        let s = &v["subject"];
+        v["kind"] == self.kind
+            && match &self.subject {
+                Subject::Resident(r) => s["type"] == "resident" && s["resident_ref"] == r.as_str(),
+                Subject::Plate(p) => s["type"] == "vehicle" && s["plate"] == p.as_str(),
+                Subject::Stranger => s["type"] == "unknown_face",
+            }
+    }
+}
+
+impl Scene {
+    /// The events one pass of the gate clip must produce: the resident granted, the registered
+    /// car granted, the unknown car denied, and the stranger reported on the third visit.
+    pub fn expected(&self) -> Vec<Expected> {
+        let e = |label: String, kind, subject| Expected { label, kind, subject };
+        vec![
+            e("resident r-obama granted (face)".into(), "access.granted", Subject::Resident("r-obama".into())),
+            e(
+                format!("registered car {} granted", self.registered_plate),
+                "access.granted",
+                Subject::Plate(self.registered_plate.clone()),
+            ),
+            e(
+                format!("unknown car {} denied", self.unknown_plate),
+                "access.denied",
+                Subject::Plate(self.unknown_plate.clone()),
+            ),
+            e("repeat stranger reported".into(), "security.repeat_stranger", Subject::Stranger),
+        ]
     }
 }
 
@@ -144,12 +193,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_scene_has_a_resident_a_stranger_three_times_and_two_cars_when_plates_exist() {
+    fn the_scene_has_a_resident_a_stranger_three_times_and_two_cars() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let s = Scene::gate(&root);
+        let s = Scene::gate(&root).unwrap();
         let biden = s.pictures.iter().filter(|p| p.ends_with("biden.jpg")).count();
         assert_eq!(biden, 3);
-        assert_eq!(s.pictures.len(), if s.registered_plate.is_some() { 6 } else { 4 });
+        assert_eq!(s.pictures.len(), 6);
+        assert!(s.pictures.iter().all(|p| p.is_file()), "{:?}", s.pictures);
         assert!(s.resident_photo.ends_with("obama.jpg"));
+    }
+
+    #[test]
+    fn expected_events_match_by_kind_and_subject() {
+        let s = Scene {
+            pictures: Vec::new(),
+            resident_photo: PathBuf::new(),
+            registered_plate: REGISTERED.into(),
+            unknown_plate: UNKNOWN.into(),
+            plates_from: String::new(),
+        };
+        let ev = |kind: &str, subject: serde_json::Value| serde_json::json!({"kind": kind, "subject": subject});
+        let granted_car = ev("access.granted", serde_json::json!({"type": "vehicle", "plate": REGISTERED}));
+        let denied_car = ev("access.denied", serde_json::json!({"type": "vehicle", "plate": UNKNOWN}));
+        let resident = ev("access.granted", serde_json::json!({"type": "resident", "resident_ref": "r-obama"}));
+        let stranger = ev("security.repeat_stranger", serde_json::json!({"type": "unknown_face"}));
+        let e = s.expected();
+        let hits =
+            |v: &serde_json::Value| e.iter().filter(|x| x.matches(v)).map(|x| x.label.clone()).collect::<Vec<_>>();
+        assert_eq!(hits(&resident), ["resident r-obama granted (face)"]);
+        assert_eq!(hits(&granted_car), [format!("registered car {REGISTERED} granted")]);
+        assert_eq!(hits(&denied_car), [format!("unknown car {UNKNOWN} denied")]);
+        assert_eq!(hits(&stranger), ["repeat stranger reported"]);
+        // The registered car denied, or the unknown one granted, is not what the clip expects.
+        assert!(hits(&ev("access.denied", serde_json::json!({"type": "vehicle", "plate": REGISTERED}))).is_empty());
+        assert!(hits(&ev("access.granted", serde_json::json!({"type": "vehicle", "plate": UNKNOWN}))).is_empty());
     }
 }

@@ -4,14 +4,16 @@
 //! SQLite with the example district and a seeded register, an RTSP server streaming the gate
 //! clip (or uses `--camera`), and menwei-edge configured for compound `c-demo`. It prints each
 //! event as it reaches the broker and the dashboard's address, and stops everything on Ctrl-C.
+//! With `--once` it plays the clip once, prints a summary of the events it had to see, and
+//! exits 0 only when all of them arrived: the new user's first check, and CI's.
 //! Everything lives under `var/demo/`, made afresh each run; the edge config it writes there
 //! is an ordinary config: point its camera `url` at a real camera and it watches that one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -39,7 +41,19 @@ struct Args {
     /// The demo's working directory (emptied first). Default: var/demo in the checkout.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Play the gate clip once: print its events and a summary against the events it must
+    /// produce, stop everything, and exit 0 only when every one of them arrived.
+    #[arg(long, conflicts_with = "camera")]
+    once: bool,
 }
+
+/// With `--once`: how long after the edge is up the clip's events may take to arrive, beyond
+/// the clip's own length.
+/// The clip: empty gate first, then each picture for a few seconds.
+const LEAD_IN_SECS: u32 = 10;
+const PICTURE_SECS: u32 = 3;
+
+const ONCE_SLACK: Duration = Duration::from_secs(90);
 
 // Writes that cannot fail the demo: with its output gone (a closed terminal or pipe),
 // `println!` would panic, and a panic while stopping would leave the children running.
@@ -156,8 +170,8 @@ fn describe(topic: &str, payload: &[u8]) -> String {
 }
 
 /// Prints every event published on the broker (a plain subscriber: central's shared
-/// subscription is not affected).
-fn print_events(host: String, port: u16, stop: Arc<AtomicBool>) {
+/// subscription is not affected) and keeps its payload in `seen`.
+fn print_events(host: String, port: u16, stop: Arc<AtomicBool>, seen: Arc<Mutex<Vec<Value>>>) {
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::mqttbytes::v5::Packet;
     use rumqttc::v5::{Client, Event, MqttOptions};
@@ -173,6 +187,9 @@ fn print_events(host: String, port: u16, stop: Arc<AtomicBool>) {
             match ev {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     out!("{}", describe(&String::from_utf8_lossy(&p.topic), &p.payload));
+                    if let Ok(v) = serde_json::from_slice::<Value>(&p.payload) {
+                        seen.lock().unwrap_or_else(|e| e.into_inner()).push(v);
+                    }
                 }
                 Ok(_) => {}
                 Err(_) => std::thread::sleep(Duration::from_millis(500)),
@@ -270,7 +287,8 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         }
     };
     let broker = format!("mqtt://{mq_host}:{mq_port}");
-    print_events(mq_host.clone(), mq_port, stop.clone());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    print_events(mq_host.clone(), mq_port, stop.clone(), seen.clone());
 
     // 2. Central on SQLite, the example district, an admin, the register.
     let http = port_or_free(args.http_port);
@@ -305,7 +323,7 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     let base = format!("http://127.0.0.1:{http}");
     let login = api(&base, None, "/api/login", &format!(r#"{{"username":"admin","password":"{password}"}}"#))?;
     let token = login["token"].as_str().context("no token")?.to_owned();
-    let scene = menwei_demo::Scene::gate(&root);
+    let scene = menwei_demo::Scene::gate(&root)?;
     api(
         &base,
         Some(&token),
@@ -318,14 +336,12 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         "/api/residents",
         r#"{"ref":"r-obama","household":"h-101","name":"演示住户","face_enabled":true,"consent_at":"2026-11-01","consent_method":"written"}"#,
     )?;
-    if let Some(plate) = &scene.registered_plate {
-        api(
-            &base,
-            Some(&token),
-            "/api/vehicles",
-            &format!(r#"{{"plate":"{plate}","household":"h-101","color":"blue"}}"#),
-        )?;
-    }
+    api(
+        &base,
+        Some(&token),
+        "/api/vehicles",
+        &format!(r#"{{"plate":"{}","household":"h-101","color":"blue"}}"#, scene.registered_plate),
+    )?;
 
     // 3. The camera: the gate clip over RTSP, or the one given.
     let _server;
@@ -335,7 +351,7 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
             say!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
             // 10 s of empty gate first: time for the edge to connect and take the register
             // from central before the first car.
-            let clip = menwei_demo::gate_clip(&dir, &scene.pictures, 10, 3, 5, 5)?;
+            let clip = menwei_demo::gate_clip(&dir, &scene.pictures, LEAD_IN_SECS, PICTURE_SECS, 5, 5)?;
             let server = menwei_capture::server::RtspServer::start(
                 0,
                 &[menwei_capture::server::Mount::h264_file("/gate", &clip)],
@@ -421,11 +437,27 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     out!("  edge        {}  (/metrics on 127.0.0.1:{edge_http})", edge_cfg.display());
     out!("  broker      {broker}");
     out!("  logs        {}/*.log", dir.display());
-    out!("  Ctrl-C stops everything.");
+    if args.once {
+        out!("  --once: the gate clip plays once; the demo stops when its events are in.");
+    } else {
+        out!("  Ctrl-C stops everything.");
+    }
     out!();
     out!("  events as they reach the broker:");
 
+    let clip_secs = u64::from(LEAD_IN_SECS + PICTURE_SECS * scene.pictures.len() as u32);
+    let deadline = Instant::now() + Duration::from_secs(clip_secs) + ONCE_SLACK;
+    let expected = scene.expected();
+    let arrived =
+        |seen: &[Value]| expected.iter().map(|e| seen.iter().find(|v| e.matches(v)).cloned()).collect::<Vec<_>>();
     while !stop.load(Ordering::SeqCst) {
+        if args.once {
+            let found = arrived(&seen.lock().unwrap_or_else(|e| e.into_inner()));
+            if found.iter().all(Option::is_some) || Instant::now() > deadline {
+                let all = seen.lock().unwrap_or_else(|e| e.into_inner()).len();
+                return summary(&expected, &found, all);
+            }
+        }
         for (name, c) in &mut children.0 {
             if let Ok(Some(s)) = c.try_wait() {
                 bail!("{name} exited ({s}); see {}/{name}.log", dir.display());
@@ -434,6 +466,29 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         std::thread::sleep(Duration::from_millis(200));
     }
     say!("demo: stopping");
+    if args.once {
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+        return summary(&expected, &arrived(&seen), seen.len());
+    }
+    Ok(())
+}
+
+/// `--once`'s verdict: each expected event with the sequence number it arrived under, or
+/// MISSING; an error when any is missing.
+fn summary(expected: &[menwei_demo::Expected], found: &[Option<Value>], all: usize) -> anyhow::Result<()> {
+    let n = found.iter().filter(|f| f.is_some()).count();
+    out!();
+    out!("  summary: {n} of {} expected events arrived ({all} events in all)", expected.len());
+    for (e, f) in expected.iter().zip(found) {
+        match f {
+            Some(v) => out!("    ok       {:<40} seq {}", e.label, v["seq"]),
+            None => out!("    MISSING  {}", e.label),
+        }
+    }
+    out!();
+    if n < expected.len() {
+        bail!("{} of {} expected events did not arrive", expected.len() - n, expected.len());
+    }
     Ok(())
 }
 

@@ -1130,7 +1130,12 @@ fn python_reference(root: &Path, url: &str, clip: &Clip) -> Option<Value> {
             .is_ok_and(|s| s.success());
     if !ok {
         println!("making {} (PyPI: {wanted} {OPENCV} numpy)", venv.display());
-        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+        // The interpreter the set-up chose (scripts/python), not whichever python3 is first.
+        let made = Command::new(root.join("scripts/python"))
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
             && Command::new(venv.join("bin/pip"))
                 .args(["install", "-q", "--disable-pip-version-check", &wanted, OPENCV, "numpy"])
                 .status()
