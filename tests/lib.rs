@@ -1,5 +1,8 @@
 //! Support for the project's integration tests: servers the tests start themselves on
-//! 127.0.0.1 and stop by their PID. The cross-crate tests live in `tests/*.rs` of this package.
+//! 127.0.0.1 and stop by their PID, and the command lines the docs show ([`doc_commands`]).
+//! The cross-crate tests live in `tests/*.rs` of this package.
+
+pub mod doc_commands;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

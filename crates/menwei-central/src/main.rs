@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use menwei_central::config::{CentralConfig, DatabaseUrl};
 use menwei_central::db::Db;
 
@@ -36,8 +36,10 @@ enum Command {
     },
     /// Manages users.
     User {
-        #[arg(long, short)]
-        config: PathBuf,
+        /// The service's config, before or after the action (`user -c FILE add …` or
+        /// `user add -c FILE …`).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
         #[command(subcommand)]
         action: UserAction,
     },
@@ -65,6 +67,28 @@ enum UserAction {
     Disable { username: String },
     /// Enables a disabled user again.
     Enable { username: String },
+}
+
+impl Cli {
+    /// Parses the arguments, then checks what clap cannot: `user` needs `--config`, which may
+    /// come before or after its action, so it is a global argument, and clap's global arguments
+    /// cannot be required.
+    fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let cli = Cli::try_parse_from(args)?;
+        if let Command::User { config: None, .. } = &cli.command {
+            let mut cmd = Cli::command();
+            let user = cmd.find_subcommand_mut("user").expect("the user subcommand");
+            return Err(user.error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "the config is needed: `--config FILE`, before or after the action",
+            ));
+        }
+        Ok(cli)
+    }
 }
 
 fn open_db(cfg: &CentralConfig) -> anyhow::Result<Db> {
@@ -119,6 +143,7 @@ fn run(path: &Path) -> anyhow::Result<()> {
             stats: stats.clone(),
             behind_proxy: cfg.behind_proxy,
             login_refill_secs: cfg.login_refill_secs,
+            public_origin: cfg.public_origin.clone(),
         });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tracing::info!(listen = %cfg.listen, "dashboard and API at http://{}/", cfg.listen);
@@ -202,7 +227,8 @@ fn user_disabled(config: &Path, username: &str, disabled: bool) -> anyhow::Resul
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = Cli::try_parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let result = match cli.command {
         Command::Run { config } => run(&config),
         Command::CheckConfig { file } => {
             return match menwei_central::config::load(&file) {
@@ -217,11 +243,16 @@ fn main() -> ExitCode {
             };
         }
         Command::Structure { config, file } => structure(&config, &file),
-        Command::User { config, action: UserAction::Add { username, role, grids, company, password_stdin: _ } } => {
-            user_add(&config, &username, &role, &grids, company.as_deref())
+        Command::User { config, action } => {
+            let config = config.expect("checked by try_parse_args");
+            match action {
+                UserAction::Add { username, role, grids, company, password_stdin: _ } => {
+                    user_add(&config, &username, &role, &grids, company.as_deref())
+                }
+                UserAction::Disable { username } => user_disabled(&config, &username, true),
+                UserAction::Enable { username } => user_disabled(&config, &username, false),
+            }
         }
-        Command::User { config, action: UserAction::Disable { username } } => user_disabled(&config, &username, true),
-        Command::User { config, action: UserAction::Enable { username } } => user_disabled(&config, &username, false),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -229,5 +260,32 @@ fn main() -> ExitCode {
             eprintln!("menwei-central: error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_command_line_parses() {
+        menwei_tests::doc_commands::assert_all_parse("menwei-central", &[], 8, |args| {
+            Cli::try_parse_args(args).map(drop)
+        });
+    }
+
+    #[test]
+    fn the_users_config_goes_before_or_after_the_action_and_is_required() {
+        for args in [
+            "menwei-central user add -c c.toml admin --role admin --password-stdin",
+            "menwei-central user -c c.toml add admin --role admin --password-stdin",
+            "menwei-central user disable --config c.toml g1",
+        ] {
+            let cli = Cli::try_parse_args(args.split(' ')).unwrap();
+            assert!(matches!(cli.command, Command::User { config: Some(c), .. } if c == Path::new("c.toml")), "{args}");
+        }
+        let e = Cli::try_parse_args("menwei-central user enable g1".split(' ')).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(e.to_string().contains("--config FILE"), "{e}");
     }
 }

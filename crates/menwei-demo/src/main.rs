@@ -47,12 +47,12 @@ struct Args {
     once: bool,
 }
 
-/// With `--once`: how long after the edge is up the clip's events may take to arrive, beyond
-/// the clip's own length.
 /// The clip: empty gate first, then each picture for a few seconds.
 const LEAD_IN_SECS: u32 = 10;
 const PICTURE_SECS: u32 = 3;
 
+/// With `--once`: how long after the edge is up the clip's events may take to arrive, beyond
+/// the clip's own length.
 const ONCE_SLACK: Duration = Duration::from_secs(90);
 
 // Writes that cannot fail the demo: with its output gone (a closed terminal or pipe),
@@ -495,6 +495,13 @@ fn summary(expected: &[menwei_demo::Expected], found: &[Option<Value>], all: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_documented_command_line_parses() {
+        menwei_tests::doc_commands::assert_all_parse("menwei-demo", &["scripts/demo"], 5, |args| {
+            Args::try_parse_from(args).map(drop)
+        });
+    }
 
     #[test]
     fn events_print_as_one_readable_line() {

@@ -867,3 +867,15 @@ fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_command_line_parses() {
+        menwei_tests::doc_commands::assert_all_parse("menwei-edge", &[], 10, |args| {
+            Cli::try_parse_from(args).map(drop)
+        });
+    }
+}
