@@ -99,7 +99,8 @@
       'edges.title': '设备状态', 'edges.empty': '还没有设备上报。', 'edges.erasures': '个人信息删除',
       'edges.erasures_empty': '没有删除请求。', 'edges.behind': '落后 {n} 版',
       'edges.pending': '待确认', 'edges.done': '已完成', 'edges.confirmed': '已确认',
-      'edges.waiting': '等待中', 'status.online': '在线', 'status.offline': '离线',
+      'edges.waiting': '等待中', 'edges.warnings': '结构中没有的名称',
+      'edges.warning': '{compound}：{what}（{n} 条事件，首次 {first}）', 'status.online': '在线', 'status.offline': '离线',
       'status.unknown': '未上报', 'time.ago_s': '{n} 秒前', 'time.ago_m': '{n} 分钟前',
       'time.ago_h': '{n} 小时前', 'time.ago_d': '{n} 天前', 'time.never': '从未',
       'stats.title': '统计', 'stats.entries': '每小时进入次数（按类型）', 'stats.anomalies': '各网格异常数',
@@ -201,7 +202,8 @@
       'edges.title': 'Device health', 'edges.empty': 'No device has reported yet.', 'edges.erasures': 'Erasure of personal data',
       'edges.erasures_empty': 'No erasure requests.', 'edges.behind': '{n} behind',
       'edges.pending': 'pending', 'edges.done': 'done', 'edges.confirmed': 'confirmed',
-      'edges.waiting': 'waiting', 'status.online': 'online', 'status.offline': 'offline',
+      'edges.waiting': 'waiting', 'edges.warnings': 'Names not in the structure',
+      'edges.warning': '{compound}: {what} ({n} events, first {first})', 'status.online': 'online', 'status.offline': 'offline',
       'status.unknown': 'never reported', 'time.ago_s': '{n} s ago', 'time.ago_m': '{n} min ago',
       'time.ago_h': '{n} h ago', 'time.ago_d': '{n} d ago', 'time.never': 'never',
       'stats.title': 'Statistics', 'stats.entries': 'Entries per hour by kind', 'stats.anomalies': 'Anomalies per grid',
@@ -250,6 +252,8 @@
       if (v === null || v === undefined || v === false) continue;
       if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else if (k === 'text') el.textContent = v;
+      // Through the CSSOM: the Content-Security-Policy refuses style attributes.
+      else if (k === 'style') el.style.cssText = v;
       else if (PROPS.has(k)) el[k] = v;
       else el.setAttribute(k, v === true ? '' : String(v));
     }
@@ -264,6 +268,7 @@
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined) continue;
       if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+      else if (k === 'style') el.style.cssText = v;
       else el.setAttribute(k, String(v));
     }
     append(el, kids);
@@ -1308,6 +1313,10 @@
       h('td', {}, x.pending ? badge(t('edges.pending'), 'warn') : badge(t('edges.done'), 'ok')),
       h('td', {}, ...(x.targets || []).map((tg) => h('div', {}, `${compoundName(tg.compound)} v${tg.version ?? ''}: `,
         tg.confirmed_ms ? badge(`${t('edges.confirmed')} ${fmtTime(tg.confirmed_ms)}`, 'ok') : badge(t('edges.waiting'), 'warn'))))));
+    // Events naming a gate or camera the structure lacks: stored, and shown here once per name.
+    const warnings = (er.edges || []).flatMap((x) => (x.warnings || []).map((w) => h('li', { 'data-testid': 'edge-warning' },
+      badge(t('edges.warnings'), 'warn'), ' ',
+      t('edges.warning', { compound: x.name || compoundName(x.compound), what: w.what, n: w.events, first: fmtTime(w.first_ms) }))));
     main.replaceChildren(h('div', { id: 'edges' },
       h('div', { class: 'toolbar' }, h('h1', { class: 'grow' }, t('edges.title')),
         h('span', { class: 'muted' }, t('common.updated', { time: fmtTime(Date.now()) })),
@@ -1315,6 +1324,7 @@
       h('div', { class: 'panel' }, rows.length ? table('edges-table', [{ label: 'col.edge' }, { label: 'col.status' }, { label: 'col.last_seen' },
         { label: 'col.cameras', num: true }, { label: 'col.outbox', num: true }, { label: 'col.version' }, { label: 'col.duplicates', num: true },
         { label: 'col.contiguous', num: true }], rows) : h('div', { class: 'empty' }, t('edges.empty'))),
+      warnings.length ? h('div', { class: 'panel' }, h('ul', { class: 'warnings' }, ...warnings)) : null,
       h('h2', {}, t('edges.erasures')),
       h('div', { class: 'panel' }, erasures.length ? table('erasures-table', [{ label: 'col.resident' }, { label: 'col.requested' },
         { label: 'col.pending' }, { label: 'col.targets' }], erasures) : h('div', { class: 'empty' }, t('edges.erasures_empty')))));

@@ -48,6 +48,7 @@ pub mod raw {
     pub struct Http {
         pub listen: Option<String>,
         pub behind_proxy: Option<bool>,
+        pub public_origin: Option<String>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -99,6 +100,10 @@ pub struct CentralConfig {
     /// Behind a TLS-terminating reverse proxy: the client address for the login limit is the
     /// last `X-Forwarded-For` entry, and the session cookie is marked `Secure`.
     pub behind_proxy: bool,
+    /// The dashboard's address as browsers see it behind a reverse proxy
+    /// (`https://grid.example.gov.cn`): cookie-authenticated writes from it are accepted
+    /// besides those from the `Host` the request names.
+    pub public_origin: Option<String>,
     pub database: DatabaseUrl,
     /// TLS to PostgreSQL (`[database] ca_file`, `cert_file`, `key_file`); required when set.
     pub database_tls: Option<crate::pgtls::PgTls>,
@@ -121,6 +126,21 @@ pub fn expand_env(s: &str) -> Result<String, String> {
     menwei_core::config::expand_vars(s, |name| std::env::var(name).ok())
 }
 
+/// `s` as a browser's `Origin` would write it (`http://` or `https://`, a host, an optional port,
+/// lower case, no path or trailing slash), or `None` when it is not one.
+pub fn origin(s: &str) -> Option<String> {
+    let s = s.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"))?;
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let host_ok =
+        !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    (host_ok && port_ok).then_some(s)
+}
+
 fn safe_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
@@ -138,6 +158,13 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
     let listen = listen_s.parse().unwrap_or_else(|e| {
         add("http.listen", format!("`{listen_s}` is not an address:port ({e})"));
         SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let public_origin = raw.http.public_origin.and_then(|o| match origin(&o) {
+        Some(o) => Some(o),
+        None => {
+            add("http.public_origin", format!("`{o}` is not an origin (scheme://host or scheme://host:port, no path)"));
+            None
+        }
     });
     let db_s = raw.database.url.unwrap_or_else(|| "sqlite://../var/central.db".into());
     let database = match expand_env(&db_s) {
@@ -252,6 +279,7 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
         log_filter,
         listen,
         behind_proxy: raw.http.behind_proxy.unwrap_or(false),
+        public_origin,
         database,
         database_tls,
         broker,

@@ -27,7 +27,7 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::db::Db;
 use crate::orders::OrderPolicy;
@@ -46,6 +46,8 @@ pub struct IngestStats {
     pub stored: AtomicU64,
     pub duplicates: AtomicU64,
     pub rejected: AtomicU64,
+    /// Events stored that name a gate or camera the structure does not have.
+    pub unknown_source: AtomicU64,
     pub acks: AtomicU64,
     pub resends: AtomicU64,
     pub sync_batches: AtomicU64,
@@ -105,6 +107,10 @@ pub async fn run(
                             let stored = db.call(move |t| crate::store::ingest(t, &c, &body, now_ms(), &pol)).await;
                             match stored {
                                 Ok(s) => {
+                                    if let Some(what) = &s.unknown_source {
+                                        debug!(%compound, "stored an event whose {what}");
+                                        stats.unknown_source.fetch_add(1, Ordering::Relaxed);
+                                    }
                                     if let Some(reason) = &s.invalid {
                                         warn!(%compound, "stored an invalid event as a placeholder: {reason}");
                                         stats.rejected.fetch_add(1, Ordering::Relaxed);

@@ -239,4 +239,17 @@ CREATE TABLE sync_pushes (
     PRIMARY KEY (compound, broker)
 );
 ",
+    // 4: events naming a gate or camera the structure does not have: stored, marked, and one
+    // warning per compound and name for the dashboard's edge list (`store::ingest`).
+    "
+ALTER TABLE events ADD COLUMN unknown_source TEXT;
+CREATE TABLE edge_warnings (
+    compound TEXT NOT NULL,
+    what     TEXT NOT NULL,
+    first_ms BIGINT NOT NULL,
+    last_ms  BIGINT NOT NULL,
+    events   BIGINT NOT NULL DEFAULT 1,
+    PRIMARY KEY (compound, what)
+);
+",
 ];

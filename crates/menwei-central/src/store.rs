@@ -37,6 +37,17 @@ pub struct Stored {
     /// Why the event was stored as `invalid` (its sequence number kept, so the compound's
     /// sequence has no gap and the edge is not asked to resend it for ever).
     pub invalid: Option<String>,
+    /// The gate or camera the event names that the compound's structure does not have: the
+    /// event is stored all the same, marked, and warned of once per compound and name.
+    pub unknown_source: Option<String>,
+}
+
+/// The longest gate or camera name kept in a column or a warning; the payload keeps it whole.
+pub const MAX_NAME: usize = 64;
+
+/// `s` cut to [`MAX_NAME`] characters, with `…` when it was longer.
+pub fn bounded(s: &str) -> String {
+    if s.chars().count() <= MAX_NAME { s.to_owned() } else { s.chars().take(MAX_NAME).chain(['…']).collect() }
 }
 
 /// Who an access event was about, for the entries-per-hour chart.
@@ -67,7 +78,9 @@ pub fn ingest(
         Some(k) => (k, v["class"].as_str().unwrap_or(""), None),
         None => ("invalid", "invalid", Some("no `kind` of the form class.what".to_owned())),
     };
-    let gate = v["gate"].as_str();
+    let gate = v["gate"].as_str().map(bounded);
+    let gate = gate.as_deref();
+    let camera = v["camera"].as_str();
     let reason = v["reason"].as_str();
 
     t.exec("INSERT INTO edges (compound) VALUES ($1) ON CONFLICT (compound) DO NOTHING", params![compound])?;
@@ -89,10 +102,11 @@ pub fn ingest(
             .map(|r| r.int(0)),
         None => None,
     };
+    let unknown_source = unknown_source(t, compound, gate, grid, camera)?;
     let inserted = t.one(
         "INSERT INTO events (compound, seq, event_id, kind, class, gate, grid_id, entry_kind, occurred_at, payload, received_ms,
-             resident_ref)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (compound, seq) DO NOTHING RETURNING id",
+             resident_ref, unknown_source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (compound, seq) DO NOTHING RETURNING id",
         params![
             compound,
             seq,
@@ -105,10 +119,18 @@ pub fn ingest(
             v["occurred_at"].as_str(),
             String::from_utf8_lossy(payload).into_owned(),
             now_ms,
-            v["subject"]["resident_ref"].as_str()
+            v["subject"]["resident_ref"].as_str(),
+            unknown_source.as_deref()
         ],
     )?;
     let id = inserted.as_ref().map_or(0, |r| r.int(0));
+    if let (Some(what), true) = (&unknown_source, inserted.is_some()) {
+        t.exec(
+            "INSERT INTO edge_warnings (compound, what, first_ms, last_ms) VALUES ($1, $2, $3, $3)
+             ON CONFLICT (compound, what) DO UPDATE SET last_ms = excluded.last_ms, events = edge_warnings.events + 1",
+            params![compound, what.as_str(), now_ms],
+        )?;
+    }
     if inserted.is_none() {
         t.exec("UPDATE edges SET duplicates = duplicates + 1 WHERE compound = $1", params![compound])?;
     } else if crate::orders::is_anomaly(kind) {
@@ -124,7 +146,52 @@ pub fn ingest(
         "UPDATE edges SET contiguous_seq = $2, highest_seq = $3 WHERE compound = $1",
         params![compound, contiguous, highest],
     )?;
-    Ok(Stored { new: inserted.is_some(), contiguous, advanced: contiguous > before, highest, id, invalid })
+    Ok(Stored {
+        new: inserted.is_some(),
+        contiguous,
+        advanced: contiguous > before,
+        highest,
+        id,
+        invalid,
+        unknown_source: unknown_source.filter(|_| inserted.is_some()),
+    })
+}
+
+/// What an event names that the compound's structure does not have: its gate (`grid` is the
+/// gate's grid, `None` when the lookup found no such gate), or its camera (at that gate when the
+/// event names one). `None` when both are known or not named. What the structure does not
+/// describe is not judged: a compound without structure (it may be a test compound, and its
+/// events carry no grid either way), or cameras where the structure lists none (at the gate,
+/// or in the whole compound when the event names no gate).
+fn unknown_source(
+    t: &mut Tx<'_>,
+    compound: &str,
+    gate: Option<&str>,
+    grid: Option<i64>,
+    camera: Option<&str>,
+) -> Result<Option<String>, DbError> {
+    if t.one("SELECT 1 FROM compounds WHERE code = $1", params![compound])?.is_none() {
+        return Ok(None);
+    }
+    if let (Some(g), None) = (gate, grid) {
+        return Ok(Some(format!("gate `{g}` is not in the structure")));
+    }
+    let Some(camera) = camera else { return Ok(None) };
+    let listed =
+        "SELECT m.name FROM cameras m JOIN gates g ON g.id = m.gate_id JOIN compounds c ON c.id = g.compound_id
+                  WHERE c.code = $1";
+    let names = match gate {
+        Some(g) => t.query(&format!("{listed} AND g.name = $2"), params![compound, g])?,
+        None => t.query(listed, params![compound])?,
+    };
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let known = names.iter().any(|r| r.text(0) == camera);
+    Ok((!known).then(|| match gate {
+        Some(g) => format!("camera `{}` is not at gate `{g}` in the structure", bounded(camera)),
+        None => format!("camera `{}` is not in the structure", bounded(camera)),
+    }))
 }
 
 /// Records an edge's retained status (`online` / `offline`) or heartbeat.

@@ -100,7 +100,7 @@ pub fn events(t: &mut Tx<'_>, scope: &Scope, after: i64, limit: i64, ascending: 
     let order = if ascending { "ASC" } else { "DESC" };
     let sql = format!(
         "SELECT e.id, e.compound, e.seq, e.kind, e.class, e.gate, e.grid_id, e.entry_kind, e.occurred_at, e.received_ms,
-             e.order_id, e.payload
+             e.order_id, e.payload, e.unknown_source
          FROM events e LEFT JOIN compounds c ON c.code = e.compound
          WHERE e.id > $1 AND {} ORDER BY e.id {order} LIMIT $2",
         scope.clause("e.grid_id", "c.id")
@@ -113,8 +113,8 @@ pub fn events(t: &mut Tx<'_>, scope: &Scope, after: i64, limit: i64, ascending: 
                 "id": r.int(0), "compound": r.text(1), "seq": r.int(2), "kind": r.text(3), "class": r.text(4),
                 "gate": r.opt_text(5), "grid_id": r.opt_int(6), "entry_kind": r.opt_text(7),
                 "occurred_at": r.opt_text(8), "received_ms": r.int(9), "order_id": r.opt_int(10),
-                "camera": p["camera"], "direction": p["direction"], "decision": p["decision"], "reason": p["reason"],
-                "subject": p["subject"],
+                "camera": p["camera"].as_str().map(crate::store::bounded), "direction": p["direction"], "decision": p["decision"], "reason": p["reason"],
+                "subject": p["subject"], "unknown_source": r.opt_text(12),
             })
         })
         .collect())
@@ -130,9 +130,19 @@ pub fn edges(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Vec<Value>, D
          FROM edges e LEFT JOIN compounds c ON c.code = e.compound WHERE {} ORDER BY e.compound",
         scope.compound_clause("c.id")
     );
+    let warnings = t.query(
+        "SELECT compound, what, first_ms, last_ms, events FROM edge_warnings ORDER BY compound, first_ms",
+        params![],
+    )?;
     Ok(t.query(&sql, params![])?
         .iter()
         .map(|r| {
+            // What its events named that the structure does not have, once per name.
+            let warned: Vec<Value> = warnings
+                .iter()
+                .filter(|w| w.text(0) == r.text(0))
+                .map(|w| json!({"what": w.text(1), "first_ms": w.int(2), "last_ms": w.int(3), "events": w.int(4)}))
+                .collect();
             let hb: Value = r.opt_text(4).and_then(|h| serde_json::from_str(&h).ok()).unwrap_or(Value::Null);
             let depth: i64 =
                 hb["outbox"]["depth"].as_object().map_or(0, |m| m.values().filter_map(Value::as_i64).sum());
@@ -142,6 +152,7 @@ pub fn edges(t: &mut Tx<'_>, scope: &Scope, now_ms: i64) -> Result<Vec<Value>, D
                 "cameras": hb["cameras"], "outbox_depth": depth, "outbox_degraded": hb["outbox"]["degraded"],
                 "register_version": r.int(5), "latest_version": r.int(6), "behind": r.int(5) < r.int(6),
                 "duplicates": r.int(7), "contiguous_seq": r.int(8), "highest_seq": r.int(9),
+                "warnings": warned,
             })
         })
         .collect())

@@ -3,6 +3,9 @@
 //! on SQLite and a real Mosquitto. The test logs in through the page, opens the live feed,
 //! publishes an anomaly as an edge box would, waits for it to appear, acknowledges the work order
 //! it opened, and saves screenshots under `target/test-artefacts/` (or `$MENWEI_ARTEFACTS`).
+//! Every page is checked against the Content-Security-Policy: a listener the DevTools protocol
+//! puts in each document before the page's scripts counts `securitypolicyviolation` events,
+//! and there must be none.
 //!
 //! Nothing here asserts on timing: every wait polls the page with a generous deadline. Chromium
 //! and chromedriver come from scripts/setup; when they are missing the test fails and says so,
@@ -194,7 +197,23 @@ impl Browser {
         let v =
             b.raw("POST", "/session", Some(caps)).unwrap_or_else(|e| panic!("cannot start a Chromium session: {e}"));
         b.session = v["sessionId"].as_str().expect("a session id").to_owned();
+        // Before any page's own script, in every document: a script added through the DevTools
+        // protocol is not subject to the page's Content-Security-Policy, and it sees every
+        // violation, including those of the HTML itself.
+        b.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Page.addScriptToEvaluateOnNewDocument", "params": {"source": CSP_HOOK}})),
+        )
+        .unwrap_or_else(|e| panic!("cannot install the policy-violation listener: {e}"));
         b
+    }
+
+    /// Fails when the page broke its Content-Security-Policy since it was loaded.
+    fn assert_policy_kept(&self, page: &str) {
+        let v = self.js("return window.__cspViolations || null", json!([]));
+        assert!(v.is_array(), "the policy-violation listener is not in the page ({page})");
+        assert_eq!(v, json!([]), "the dashboard broke its Content-Security-Policy on {page}");
     }
 
     /// One WebDriver command; the `value` of the answer.
@@ -411,6 +430,11 @@ fn base64_decode(text: &str) -> Vec<u8> {
 // ---- the test ----------------------------------------------------------------------------------
 
 /// Collects script errors of the page, so that a broken dashboard fails the test.
+/// Collects `securitypolicyviolation` events: what was refused, and where.
+const CSP_HOOK: &str = "window.__cspViolations = [];\
+    document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(\
+      e.effectiveDirective + ' refused ' + (e.blockedURI || 'inline') + ' at ' + (e.sourceFile || '?') + ':' + e.lineNumber));";
+
 const ERROR_HOOK: &str = "window.__menweiErrors = window.__menweiErrors || [];\
     if (!window.__menweiHooked) { window.__menweiHooked = true;\
     window.addEventListener('error', e => window.__menweiErrors.push(String(e.message)));\
@@ -433,7 +457,20 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     // Log in through the page.
     browser.goto(&format!("{}/", central.url("")));
     browser.js(ERROR_HOOK, json!([]));
+    browser.assert_policy_kept("the sign-in page");
+    // The listener sees a violation: an inline script, which the policy keeps from running.
+    let caught = browser.wait_for(
+        "an inline script refused",
+        "if (!window.__probed) { window.__probed = true; const s = document.createElement('script');\
+           s.textContent = 'window.__inlineRan = true'; document.body.appendChild(s); }\
+         return window.__cspViolations.length ? {ran: !!window.__inlineRan, v: window.__cspViolations} : null;",
+        json!([]),
+    );
+    assert_eq!(caught["ran"], false, "an inline script ran: {caught}");
+    assert!(caught["v"][0].as_str().is_some_and(|v| v.starts_with("script-src")), "{caught}");
+    browser.js("window.__cspViolations.length = 0; return true", json!([]));
     browser.sign_in("admin", password);
+    browser.assert_policy_kept("the overview after signing in");
     let user = browser.js("return document.querySelector('#user-name').textContent", json!([]));
     assert!(user.as_str().is_some_and(|u| u.contains("admin")), "the page shows who is logged in: {user}");
 
@@ -484,6 +521,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     );
     assert_eq!(rows, 1, "the event is shown once, however often the edge sent it");
     let live_png = browser.save_screenshot("browser-live-feed.png");
+    browser.assert_policy_kept("the live feed");
 
     // The work order the event opened: by the id the feed links to, or else the one order of
     // this kind (the database is new).
@@ -512,6 +550,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
         json!([row_css]),
     );
     let orders_png = browser.save_screenshot("browser-work-order.png");
+    browser.assert_policy_kept("the work orders");
 
     // The order's page reads it back from the server, with its history.
     browser.click(&format!("{row_css} [data-testid=order-link]"));
@@ -523,9 +562,31 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
         json!([order_id]),
     );
     assert!(history.as_u64().is_some_and(|n| n >= 1), "the order's history has entries: {history}");
+    browser.assert_policy_kept("a work order's page");
 
     // The register: a household and a resident in it, added through their forms.
     let register_png = add_household_and_resident(&browser, &central);
+    browser.assert_policy_kept("the register");
+
+    // The edges page: an event naming a camera the structure does not have (a hostile name)
+    // is warned of there, as text.
+    let mut odd = serde_json::from_str::<Value>(&stranger_event(2)).unwrap();
+    odd["camera"] = json!("<img src=x onerror=\"window.__menweiErrors.push('ran')\">");
+    publish(mqtt.port, &topic, &odd.to_string(), false);
+    browser.click("[data-testid=nav-edges]");
+    let warning = browser.wait_for(
+        "the edge's warning",
+        "const w = document.querySelector('[data-testid=edge-warning]');\
+         return w ? {text: w.textContent, imgs: document.querySelectorAll('main img').length} : null;",
+        json!([]),
+    );
+    assert!(warning["text"].as_str().is_some_and(|t| t.contains("<img src=x")), "{warning}");
+    assert_eq!(warning["imgs"], 0, "the camera's name became markup: {warning}");
+    browser.save_screenshot("browser-edges.png");
+    browser.assert_policy_kept("the edges");
+    browser.click("[data-testid=nav-stats]");
+    browser.wait_for("the charts", "return !!document.querySelector('[data-testid=stats-hours]');", json!([]));
+    browser.assert_policy_kept("the charts");
 
     let errors = browser.js("return window.__menweiErrors || []", json!([]));
     assert_eq!(errors, json!([]), "the page raised script errors");
@@ -553,6 +614,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
         json!([]),
     );
     let map_png = browser.save_screenshot("browser-overview.png");
+    browser.assert_policy_kept("the community map");
 
     // A read-only user sees the open work order without the actions the server would refuse.
     browser.click("#logout");
@@ -586,6 +648,7 @@ fn dashboard_shows_a_live_anomaly_and_acknowledges_its_work_order() {
     );
     assert_eq!(shown["forms"], 1, "the page was drawn with its form: {shown}");
     assert_eq!(shown["visible"], 0, "a read-only user is offered no form to add, import or erase residents: {shown}");
+    browser.assert_policy_kept("the pages as a read-only user");
 
     println!(
         "artefacts: {}, {}, {} and {}",

@@ -60,6 +60,14 @@ pub async fn bind(
     })
 }
 
+/// Sent with every answer. Nothing here is a page, so the policy allows nothing at all; the
+/// answers are never cached (enrolment answers name residents) nor sniffed into something else.
+const SECURITY_HEADERS: &str = "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'; base-uri 'none'\r\n\
+                                X-Content-Type-Options: nosniff\r\n\
+                                Referrer-Policy: no-referrer\r\n\
+                                X-Frame-Options: DENY\r\n\
+                                Cache-Control: no-store\r\n";
+
 fn status_line(code: u16) -> &'static str {
     match code {
         200 => "200 OK",
@@ -135,7 +143,7 @@ async fn answer(mut stream: tokio::net::TcpStream, e: &Endpoints) -> std::io::Re
             }
         };
         let reply = format!(
-            "HTTP/1.1 {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{SECURITY_HEADERS}Connection: close\r\n\r\n{body}",
             status_line(code),
             body.len()
         );
@@ -153,7 +161,7 @@ async fn answer(mut stream: tokio::net::TcpStream, e: &Endpoints) -> std::io::Re
         _ => ("405 Method Not Allowed", "text/plain", "only GET (and POST /enroll)\n".to_owned()),
     };
     let reply = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{SECURITY_HEADERS}Connection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(reply.as_bytes()).await?;

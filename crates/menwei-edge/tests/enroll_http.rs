@@ -1,4 +1,5 @@
-//! `POST /enroll` on the running daemon: bearer token, refusals with reasons, templates stored.
+//! `POST /enroll` on the running daemon: bearer token, refusals with reasons, templates stored;
+//! the security headers on every answer.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -19,6 +20,29 @@ fn private(path: &Path, text: &str) {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+/// The whole answer to a request, head and body.
+fn exchange(port: u16, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    s.write_all(request).unwrap();
+    let mut r = String::new();
+    s.read_to_string(&mut r).unwrap();
+    r
+}
+
+/// Every answer carries the security headers, whatever the path or method.
+fn assert_security_headers(answer: &str) {
+    let head = answer.split_once("\r\n\r\n").map_or(answer, |x| x.0).to_ascii_lowercase();
+    for h in [
+        "content-security-policy: default-src 'none'; frame-ancestors 'none'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: no-referrer",
+        "cache-control: no-store",
+    ] {
+        assert!(head.contains(h), "no `{h}` in\n{head}");
     }
 }
 
@@ -78,6 +102,15 @@ fn enrolment_over_http_needs_the_token_and_refuses_bad_photos() {
     wait_until("/healthz", Duration::from_secs(60), || get(http, "/healthz").is_some());
     let photo = |n: &str| std::fs::read(root().join("var/media").join(n)).unwrap();
 
+    for request in [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n",
+        "DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /enroll?resident=r-1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    ] {
+        assert_security_headers(&exchange(http, request.as_bytes()));
+    }
     let (code, _) = post(http, "/enroll?resident=r-1", None, &photo("obama.jpg"));
     assert_eq!(code, 401);
     let (code, _) = post(http, "/enroll?resident=r-1", Some("wrong-token-0123456789"), &photo("obama.jpg"));

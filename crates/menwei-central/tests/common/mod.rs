@@ -46,16 +46,16 @@ impl Central {
         Self::start_with_broker(dir, db_url, &broker)
     }
 
-    /// As [`Central::start`], with `broker` holding the `[broker]` table (and any other tables).
+    /// As [`Central::start`], with `broker` holding the `[broker]` table (and any other tables;
+    /// an `[http]` table gets the listening address added).
     pub fn start_with_broker(dir: &Path, db_url: &str, broker: &str) -> Central {
         let http = free_port();
         let config = dir.join("central.toml");
         let broker = broker.replacen("[broker]\n", &format!("[broker]\nclient_id = \"central-{http}\"\n"), 1);
-        std::fs::write(
-            &config,
-            format!("[http]\nlisten = \"127.0.0.1:{http}\"\n[database]\nurl = \"{db_url}\"\n{broker}"),
-        )
-        .unwrap();
+        let listen = format!("[http]\nlisten = \"127.0.0.1:{http}\"\n");
+        let tables =
+            if broker.contains("[http]\n") { broker.replacen("[http]\n", &listen, 1) } else { listen + &broker };
+        std::fs::write(&config, format!("{tables}\n[database]\nurl = \"{db_url}\"\n")).unwrap();
         Self::command(&config, &["structure"], &[workspace_file("config/district.example.toml").to_str().unwrap()], "");
         for (name, role, extra) in USERS {
             let mut args = vec!["add", name, "--role", role, "--password-stdin"];
@@ -157,7 +157,7 @@ pub fn call(url: &str, method: &str, token: Option<&str>, body: Option<&str>) ->
 }
 
 /// Percent-encodes what is not ASCII (plates and names in paths).
-fn encode(url: &str) -> String {
+pub fn encode(url: &str) -> String {
     let mut out = String::new();
     for c in url.chars() {
         if c.is_ascii() {
