@@ -8,18 +8,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Central, Edge, call, call_text, wait};
+use common::{Central, Edge, agent, call, call_text, wait};
 use menwei_central::api::CSP;
 use menwei_tests::{Mosquitto, Postgres, free_port};
 use serde_json::Value;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
 
 /// A request with the given headers; the status, the answer's headers and its body.
 fn raw(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&str>) -> (u16, ureq::http::HeaderMap, String) {

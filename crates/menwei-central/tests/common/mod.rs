@@ -138,7 +138,8 @@ impl Drop for Central {
     }
 }
 
-fn agent() -> ureq::Agent {
+/// An HTTP client that returns every status as an answer, not an error.
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
