@@ -139,7 +139,7 @@ impl Drop for Central {
 }
 
 /// An HTTP client that returns every status as an answer, not an error.
-pub fn agent() -> ureq::Agent {
+fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(30)))
@@ -158,7 +158,7 @@ pub fn call(url: &str, method: &str, token: Option<&str>, body: Option<&str>) ->
 }
 
 /// Percent-encodes what is not ASCII (plates and names in paths).
-pub fn encode(url: &str) -> String {
+fn encode(url: &str) -> String {
     let mut out = String::new();
     for c in url.chars() {
         if c.is_ascii() {
@@ -180,15 +180,29 @@ pub fn call_text(
     body: Option<&str>,
     content_type: &str,
 ) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| ("authorization", a)).into_iter().collect();
+    let (status, _, text) = request(url, method, &headers, body, content_type);
+    (status, text)
+}
+
+/// One request with the given headers: the status, the answer's headers and its body. A body
+/// is sent (with `content_type`) for POST, PUT and PATCH.
+pub fn request(
+    url: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+    content_type: &str,
+) -> (u16, ureq::http::HeaderMap, String) {
     let a = agent();
     let url = encode(url);
     let url = url.as_str();
-    let auth = token.map(|t| format!("Bearer {t}"));
     let resp = match method {
         "GET" | "DELETE" => {
             let mut r = if method == "GET" { a.get(url) } else { a.delete(url) };
-            if let Some(h) = &auth {
-                r = r.header("authorization", h);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
             }
             r.call()
         }
@@ -198,15 +212,16 @@ pub fn call_text(
                 "PUT" => a.put(url),
                 _ => a.patch(url),
             };
-            if let Some(h) = &auth {
-                r = r.header("authorization", h);
+            for (k, v) in headers {
+                r = r.header(*k, *v);
             }
             r.header("content-type", content_type).send(body.unwrap_or(""))
         }
     };
     let mut resp = resp.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
     let status = resp.status().as_u16();
-    (status, resp.body_mut().read_to_string().unwrap_or_default())
+    let answer_headers = resp.headers().clone();
+    (status, answer_headers, resp.body_mut().read_to_string().unwrap_or_default())
 }
 
 /// An edge stand-in: publishes as an edge box does and records what central sends it.
