@@ -337,7 +337,7 @@ async fn audit_failures(
 pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
         .route("/", get(ops::index))
-        .route("/assets/{name}", get(ops::asset))
+        .route("/assets/{*name}", get(ops::asset))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route("/api/openapi.json", get(ops::openapi))
