@@ -114,8 +114,9 @@ impl Scene {
     }
 }
 
-/// A 1280x720 H.264 MP4 at `fps`: `lead_in_secs` of empty gate (grey), then each picture for
-/// `secs` seconds, letterboxed on grey, with a keyframe every `key_int` frames.
+/// A 1280x720 H.264 MP4 at `fps`: `lead_in_secs` of empty gate (the driveway of
+/// [`empty_gate`]), then each picture for `secs` seconds, letterboxed on grey, with a keyframe
+/// every `key_int` frames. [`ClipPlan::gate`] with [`ClipPlan::build`].
 pub fn gate_clip(
     dir: &Path,
     pictures: &[PathBuf],
@@ -124,45 +125,220 @@ pub fn gate_clip(
     fps: u32,
     key_int: u32,
 ) -> anyhow::Result<PathBuf> {
-    use anyhow::Context;
-    let (width, height) = (1280u32, 720u32);
-    let frames = dir.join("frames");
-    std::fs::create_dir_all(&frames)?;
-    let mut n = 0;
-    let empty = empty_gate(width, height);
-    for _ in 0..lead_in_secs * fps {
-        empty.save(frames.join(format!("f{n:04}.jpg")))?;
-        n += 1;
-    }
-    for p in pictures {
-        let img = image::open(p).with_context(|| format!("cannot read {}", p.display()))?.to_rgb8();
-        let scale = (width as f32 / img.width() as f32).min(height as f32 / img.height() as f32);
-        let (w, h) = ((img.width() as f32 * scale) as u32, (img.height() as f32 * scale) as u32);
-        let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
-        let mut canvas = image::RgbImage::from_pixel(width, height, image::Rgb([40, 40, 40]));
-        image::imageops::overlay(&mut canvas, &small, i64::from((width - w) / 2), i64::from((height - h) / 2));
-        for _ in 0..secs * fps {
-            canvas.save(frames.join(format!("f{n:04}.jpg")))?;
-            n += 1;
+    Ok(ClipPlan::gate(lead_in_secs, secs, fps, key_int).build(dir, pictures)?.file)
+}
+
+/// What the gate shows while nobody passes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyGate {
+    /// The driveway of [`empty_gate`] (textured, so the tamper check does not see a covered lens).
+    Driveway,
+    /// Plain grey, the colour the pictures are letterboxed on.
+    Grey,
+}
+
+/// How a gate clip is laid out in time and encoded: `lead_in_secs` of empty gate, then each
+/// picture for `show_secs`, each followed by `gap_secs` of empty gate; H.264 (x264 ultrafast,
+/// no B-frames) at `fps` with a keyframe every `key_int` frames, in an MP4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClipPlan {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    pub key_int: u32,
+    pub lead_in_secs: u32,
+    pub show_secs: u32,
+    pub gap_secs: u32,
+    pub empty: EmptyGate,
+}
+
+/// A gate clip and what it is made of.
+#[derive(Clone, Debug)]
+pub struct GateClip {
+    /// The MP4.
+    pub file: PathBuf,
+    /// The distinct pictures: the empty gate first, then each picture letterboxed.
+    pub canvases: Vec<image::RgbImage>,
+    /// Per frame of the clip, the index of its canvas.
+    pub frames: Vec<usize>,
+}
+
+/// The grey the pictures are letterboxed on (and [`EmptyGate::Grey`]).
+const GREY: image::Rgb<u8> = image::Rgb([40, 40, 40]);
+
+impl ClipPlan {
+    /// [`gate_clip`]'s layout: 1280x720, the driveway as the empty gate, no gap between pictures.
+    pub fn gate(lead_in_secs: u32, secs: u32, fps: u32, key_int: u32) -> ClipPlan {
+        ClipPlan {
+            width: 1280,
+            height: 720,
+            fps,
+            key_int,
+            lead_in_secs,
+            show_secs: secs,
+            gap_secs: 0,
+            empty: EmptyGate::Driveway,
         }
     }
-    let out = dir.join("gate.mp4");
-    let pipeline = format!(
-        "multifilesrc location={}/f%04d.jpg index=0 caps=image/jpeg,framerate={fps}/1 ! jpegdec ! videoconvert \
-         ! x264enc key-int-max={key_int} bframes=0 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
-        frames.display(),
-        out.display()
-    );
-    let ok = Command::new("gst-launch-1.0")
-        .arg("-q")
-        .args(pipeline.split_whitespace())
-        .stdout(Stdio::null())
-        .status()
-        .context("gst-launch-1.0 (scripts/setup installs it)")?
-        .success();
-    anyhow::ensure!(ok, "gst-launch-1.0 could not encode the gate clip");
-    let _ = std::fs::remove_dir_all(&frames);
-    Ok(out)
+
+    /// The clip's distinct pictures: the empty gate, then each of `pictures` scaled to fit
+    /// (triangle filter) and centred on grey.
+    pub fn canvases(&self, pictures: &[PathBuf]) -> anyhow::Result<Vec<image::RgbImage>> {
+        use anyhow::Context;
+        let (width, height) = (self.width, self.height);
+        let empty = match self.empty {
+            EmptyGate::Driveway => empty_gate(width, height),
+            EmptyGate::Grey => image::RgbImage::from_pixel(width, height, GREY),
+        };
+        let mut canvases = vec![empty];
+        for p in pictures {
+            let img = image::open(p).with_context(|| format!("cannot read {}", p.display()))?.to_rgb8();
+            let scale = (width as f32 / img.width() as f32).min(height as f32 / img.height() as f32);
+            let (w, h) = ((img.width() as f32 * scale) as u32, (img.height() as f32 * scale) as u32);
+            let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+            let mut canvas = image::RgbImage::from_pixel(width, height, GREY);
+            image::imageops::overlay(&mut canvas, &small, i64::from((width - w) / 2), i64::from((height - h) / 2));
+            canvases.push(canvas);
+        }
+        Ok(canvases)
+    }
+
+    /// Per frame of a clip of `pictures` pictures, the index of its canvas (0: the empty gate,
+    /// k: picture k-1).
+    pub fn frames(&self, pictures: usize) -> Vec<usize> {
+        let fps = self.fps as usize;
+        let mut frames = vec![0; self.lead_in_secs as usize * fps];
+        for k in 1..=pictures {
+            frames.extend(std::iter::repeat_n(k, self.show_secs as usize * fps));
+            frames.extend(std::iter::repeat_n(0, self.gap_secs as usize * fps));
+        }
+        frames
+    }
+
+    /// Encodes `frames` (canvas indices) of `canvases` into `dir/gate.mp4` with `gst-launch-1.0`.
+    /// Each canvas is written once as a JPEG under `dir/frames`, each frame is a link to it, and
+    /// `dir/frames` is removed once the clip is made.
+    pub fn encode(&self, dir: &Path, canvases: &[image::RgbImage], frames: &[usize]) -> anyhow::Result<PathBuf> {
+        use anyhow::Context;
+        let seq = dir.join("frames");
+        let _ = std::fs::remove_dir_all(&seq);
+        std::fs::create_dir_all(&seq)?;
+        for (k, c) in canvases.iter().enumerate() {
+            c.save(seq.join(format!("c{k}.jpg")))?;
+        }
+        for (n, k) in frames.iter().enumerate() {
+            let (from, to) = (seq.join(format!("c{k}.jpg")), seq.join(format!("f{n:05}.jpg")));
+            // A copy where the file system has no hard links.
+            std::fs::hard_link(&from, &to).or_else(|_| std::fs::copy(&from, &to).map(drop))?;
+        }
+        let out = dir.join("gate.mp4");
+        let (fps, key_int) = (self.fps, self.key_int);
+        let pipeline = format!(
+            "multifilesrc location={}/f%05d.jpg index=0 caps=image/jpeg,framerate={fps}/1 ! jpegdec ! videoconvert \
+             ! x264enc key-int-max={key_int} bframes=0 speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location={}",
+            seq.display(),
+            out.display()
+        );
+        let ok = Command::new("gst-launch-1.0")
+            .arg("-q")
+            .args(pipeline.split_whitespace())
+            .stdout(Stdio::null())
+            .status()
+            .context("gst-launch-1.0 (scripts/setup installs it)")?
+            .success();
+        anyhow::ensure!(ok, "gst-launch-1.0 could not encode the gate clip");
+        let _ = std::fs::remove_dir_all(&seq);
+        Ok(out)
+    }
+
+    /// The clip of `pictures` in `dir`: [`canvases`](Self::canvases), [`frames`](Self::frames)
+    /// and [`encode`](Self::encode).
+    pub fn build(&self, dir: &Path, pictures: &[PathBuf]) -> anyhow::Result<GateClip> {
+        let canvases = self.canvases(pictures)?;
+        let frames = self.frames(pictures.len());
+        let file = self.encode(dir, &canvases, &frames)?;
+        Ok(GateClip { file, canvases, frames })
+    }
+}
+
+/// Who or what the register should recognise in a passage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Known {
+    /// A resident, by reference.
+    Resident(String),
+    /// A car, by plate (registered or not, its plate is read).
+    Plate(String),
+}
+
+/// One picture passing the gate.
+#[derive(Clone, Debug)]
+pub struct Passage {
+    pub picture: PathBuf,
+    /// The photo's file name, or the car's plate.
+    pub label: String,
+    /// What should come of it; `None` for a stranger.
+    pub known: Option<Known>,
+}
+
+/// The pipeline benchmark's scene, longer than [`Scene::gate`]: the resident twice (from photos
+/// other than the enrolment photo), a stranger three times and five cars, two of them
+/// registered. The cars are real photos from [`shared_plates`]; without them the scene has
+/// faces only (`with_plates` false).
+#[derive(Clone, Debug)]
+pub struct BenchScene {
+    pub passages: Vec<Passage>,
+    /// The plates in the register.
+    pub registered_plates: Vec<String>,
+    /// The resident in the register, and the photo to enrol.
+    pub resident: String,
+    pub resident_photo: PathBuf,
+    pub with_plates: bool,
+}
+
+impl BenchScene {
+    /// The scene of the checkout at `root`.
+    pub fn new(root: &Path) -> BenchScene {
+        const RESIDENT: &str = "r-obama";
+        const SECOND_REGISTERED: &str = "川A105LR";
+        let media = |n: &str| root.join("var/media").join(n);
+        let plates = shared_plates(root);
+        let face = |f: &str, known: Option<Known>| Passage { picture: media(f), label: f.to_owned(), known };
+        let resident = || Some(Known::Resident(RESIDENT.to_owned()));
+        let car = |p: &str| {
+            plates.as_ref().map(|dir| Passage {
+                picture: dir.join(format!("{p}.jpg")),
+                label: p.to_owned(),
+                known: Some(Known::Plate(p.to_owned())),
+            })
+        };
+        let order = [
+            Some(face("obama2.jpg", resident())),
+            car(REGISTERED),
+            Some(face("biden.jpg", None)),
+            car(UNKNOWN),
+            car("沪AGH092"),
+            Some(face("biden.jpg", None)),
+            Some(face("obama3.jpg", resident())),
+            car(SECOND_REGISTERED),
+            car("津E22602"),
+            Some(face("biden.jpg", None)),
+        ];
+        let with_plates = plates.is_some();
+        let registered_plates =
+            if with_plates { vec![REGISTERED.to_owned(), SECOND_REGISTERED.to_owned()] } else { Vec::new() };
+        BenchScene {
+            passages: order.into_iter().flatten().collect(),
+            registered_plates,
+            resident: RESIDENT.to_owned(),
+            resident_photo: media("obama.jpg"),
+            with_plates,
+        }
+    }
+
+    /// The passages' pictures, in order.
+    pub fn pictures(&self) -> Vec<PathBuf> {
+        self.passages.iter().map(|p| p.picture.clone()).collect()
+    }
 }
 
 /// The gate with nobody in it: a driveway with lane marks under a wall and two gate posts. It
@@ -201,6 +377,70 @@ mod tests {
         assert_eq!(s.pictures.len(), 6);
         assert!(s.pictures.iter().all(|p| p.is_file()), "{:?}", s.pictures);
         assert!(s.resident_photo.ends_with("obama.jpg"));
+    }
+
+    #[test]
+    fn the_bench_scene_is_ten_passages_or_its_five_faces() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let s = BenchScene::new(&root);
+        let labels: Vec<&str> = s.passages.iter().map(|p| p.label.as_str()).collect();
+        if s.with_plates {
+            let order =
+                "obama2.jpg 川A019W2 biden.jpg 川AKQ291 沪AGH092 biden.jpg obama3.jpg 川A105LR 津E22602 biden.jpg";
+            assert_eq!(labels, order.split(' ').collect::<Vec<_>>());
+            assert_eq!(s.registered_plates, [REGISTERED, "川A105LR"]);
+        } else {
+            assert_eq!(labels, "obama2.jpg biden.jpg biden.jpg obama3.jpg biden.jpg".split(' ').collect::<Vec<_>>());
+            assert!(s.registered_plates.is_empty());
+        }
+        assert!(s.pictures().iter().all(|p| p.is_file()), "{:?}", s.pictures());
+        let resident = Some(Known::Resident(s.resident.clone()));
+        assert_eq!(s.passages.iter().filter(|p| p.known == resident).count(), 2);
+        assert!(s.passages.iter().filter(|p| p.label == "biden.jpg").all(|p| p.known.is_none()));
+        assert!(s.resident_photo.ends_with("obama.jpg"));
+    }
+
+    #[test]
+    fn a_clip_plan_lays_out_the_lead_in_then_each_picture_and_its_gap() {
+        let plan = ClipPlan {
+            lead_in_secs: 10,
+            show_secs: 2,
+            gap_secs: 2,
+            empty: EmptyGate::Grey,
+            ..ClipPlan::gate(0, 0, 10, 10)
+        };
+        let f = plan.frames(10);
+        assert_eq!(f.len(), 500);
+        assert!(f[..100].iter().all(|k| *k == 0));
+        assert_eq!(&f[100..140], [vec![1; 20], vec![0; 20]].concat().as_slice());
+        assert_eq!(&f[460..], [vec![10; 20], vec![0; 20]].concat().as_slice());
+        // gate_clip's layout: no lead-in here, and no gap between pictures.
+        let g = ClipPlan::gate(0, 3, 5, 5).frames(6);
+        assert_eq!(g, (1..=6).flat_map(|k| [k; 15]).collect::<Vec<usize>>());
+    }
+
+    #[test]
+    fn canvases_are_the_empty_gate_then_each_picture_letterboxed_on_grey() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let photo = root.join("var/media/obama2.jpg");
+        let driveway = ClipPlan::gate(0, 3, 5, 5);
+        let grey = ClipPlan { empty: EmptyGate::Grey, ..driveway }.canvases(std::slice::from_ref(&photo)).unwrap();
+        let drive = driveway.canvases(std::slice::from_ref(&photo)).unwrap();
+        assert_eq!((grey.len(), drive.len()), (2, 2));
+        assert!(grey[0].pixels().all(|p| *p == GREY));
+        assert!(drive[0] == empty_gate(1280, 720));
+        assert!(drive[1] == grey[1], "the letterbox is grey whatever the empty gate");
+        // The photo scaled to fit, centred: the corners are grey and the centre is the photo.
+        let img = image::open(&photo).unwrap().to_rgb8();
+        let scale = (1280.0 / img.width() as f32).min(720.0 / img.height() as f32);
+        let (w, h) = ((img.width() as f32 * scale) as u32, (img.height() as f32 * scale) as u32);
+        assert!(w == 1280 || h == 720);
+        let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+        let (x0, y0) = ((1280 - w) / 2, (720 - h) / 2);
+        assert_eq!(grey[1].get_pixel(x0 + w / 2, y0 + h / 2), small.get_pixel(w / 2, h / 2));
+        if x0 > 0 || y0 > 0 {
+            assert_eq!(*grey[1].get_pixel(0, 0), GREY);
+        }
     }
 
     #[test]
