@@ -35,7 +35,7 @@ impl Camera {
     /// Fails only for what no retry can fix: GStreamer missing, or a hardware decoder family
     /// that the config names and this machine does not have.
     pub fn start(cfg: CameraConfig, on_state: StateSink) -> Result<Camera, CaptureError> {
-        gst::init().map_err(|e| CaptureError::Init(e.to_string()))?;
+        gst::init().map_err(CaptureError::Init)?;
         let decoder = decode::prepare(&cfg.id, cfg.decode)?;
         let frames = Arc::new(Latest::new());
         let stats = Arc::new(CameraStats::default());
@@ -52,7 +52,7 @@ impl Camera {
                 cam.run();
                 f.close();
             })
-            .map_err(|e| CaptureError::Init(format!("cannot spawn camera thread: {e}")))?;
+            .map_err(CaptureError::Thread)?;
         Ok(Camera { id, frames, stats, decoder, stop, idle, thread: Some(thread) })
     }
 
@@ -190,7 +190,7 @@ impl Ctx<'_> {
              ! videoscale name=scale ! videoconvert ! capsfilter name=caps ! appsink name=sink"
         );
         let pipeline = gst::parse::launch(&desc)
-            .map_err(|e| fail(e.to_string()))?
+            .map_err(|source| CaptureError::Launch { camera: cfg.id.clone(), url: cfg.url.display(), source })?
             .downcast::<gst::Pipeline>()
             .map_err(|_| fail("not a pipeline".into()))?;
         let by_name = |n: &str| pipeline.by_name(n).ok_or_else(|| fail(format!("no element {n}")));
@@ -347,7 +347,7 @@ impl Ctx<'_> {
                     }
                     self.out.put(frame);
                 }
-                Err(reason) => return Outcome::Failed(self.error(reason)),
+                Err(e) => return Outcome::Failed(self.error(e.to_string())),
             }
         }
     }
@@ -510,6 +510,19 @@ fn planes(buffer: &gst::BufferRef, info: &gst_video::VideoInfo) -> [(usize, usiz
     planes
 }
 
+/// Why an appsink sample is not a frame.
+#[derive(Debug, thiserror::Error)]
+enum FrameError {
+    #[error("sample without caps")]
+    NoCaps,
+    #[error("bad caps: {0}")]
+    Caps(#[source] gst::glib::BoolError),
+    #[error("sample without buffer")]
+    NoBuffer,
+    #[error("cannot map buffer")]
+    Unmappable,
+}
+
 fn to_frame(
     cfg: &CameraConfig,
     p: &Pipeline,
@@ -517,13 +530,13 @@ fn to_frame(
     seq: u64,
     arrived: Instant,
     arrived_wall: SystemTime,
-) -> Result<Frame, String> {
-    let caps = sample.caps().ok_or("sample without caps")?;
-    let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| format!("bad caps: {e}"))?;
-    let buffer = sample.buffer_owned().ok_or("sample without buffer")?;
+) -> Result<Frame, FrameError> {
+    let caps = sample.caps().ok_or(FrameError::NoCaps)?;
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(FrameError::Caps)?;
+    let buffer = sample.buffer_owned().ok_or(FrameError::NoBuffer)?;
     let pts = buffer.pts();
     let [(offset, stride), ..] = planes(&buffer, &info);
-    let data = buffer.into_mapped_buffer_readable().map_err(|_| "cannot map buffer")?;
+    let data = buffer.into_mapped_buffer_readable().map_err(|_| FrameError::Unmappable)?;
     let full = p.full.as_ref().and_then(|tap| full_frame(tap, pts));
     Ok(Frame {
         camera_id: cfg.id.clone(),

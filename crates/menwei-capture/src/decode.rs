@@ -124,7 +124,7 @@ static RAISED: Mutex<Vec<HwFamily>> = Mutex::new(Vec::new());
 /// named family that is absent is an error. Families in use are ranked above software once per
 /// process.
 pub fn prepare(camera: &str, decode: Decode) -> Result<Resolved, CaptureError> {
-    gst::init().map_err(|e| CaptureError::Init(e.to_string()))?;
+    gst::init().map_err(CaptureError::Init)?;
     let family = match decode {
         Decode::Software => return Ok(Resolved::Software),
         Decode::Auto => match HwFamily::ALL.into_iter().find(|f| available(*f)) {

@@ -74,22 +74,35 @@ impl CameraConfig {
             looping: false,
             realtime: true,
             scale_width: None,
-            watchdog: Duration::from_secs(20),
+            watchdog: DEFAULT_WATCHDOG,
             rtsp_tcp: true,
-            rtsp_latency: Duration::from_millis(200),
+            rtsp_latency: DEFAULT_RTSP_LATENCY,
             decode: Decode::Software,
-            decode_threads: 1,
+            decode_threads: DEFAULT_DECODE_THREADS,
             idle_keyframes_only: false,
         }
     }
 }
+
+/// A camera that delivers no frame for this long is restarted (stalled).
+pub const DEFAULT_WATCHDOG: Duration = Duration::from_secs(20);
+/// rtspsrc's jitter buffer.
+pub const DEFAULT_RTSP_LATENCY: Duration = Duration::from_millis(200);
+/// Software decoders' threads per camera.
+pub const DEFAULT_DECODE_THREADS: u32 = 1;
 
 #[derive(Debug, Error)]
 pub enum CaptureError {
     #[error("invalid camera URL `{url}`: {reason}")]
     Url { url: String, reason: &'static str },
     #[error("GStreamer is unavailable: {0}")]
-    Init(String),
+    Init(#[source] gstreamer::glib::Error),
+    #[error("cannot start the camera thread: {0}")]
+    Thread(#[source] std::io::Error),
+    #[error("RTSP test server on port {port}: {what}")]
+    Server { port: u16, what: String },
+    #[error("camera {camera}: cannot build the pipeline for {url}: {source}")]
+    Launch { camera: Arc<str>, url: String, source: gstreamer::glib::Error },
     #[error("camera {camera}: {reason}")]
     Decoder { camera: Arc<str>, reason: String },
     #[error("camera {camera}: cannot build the pipeline for {url}: {reason}")]

@@ -82,8 +82,8 @@ impl Mount {
 impl RtspServer {
     /// Starts serving `mounts` on 127.0.0.1:`port` (0 picks a free port).
     pub fn start(port: u16, mounts: &[Mount]) -> Result<Self, CaptureError> {
-        gst::init().map_err(|e| CaptureError::Init(e.to_string()))?;
-        let fail = |what: String| CaptureError::Init(format!("RTSP server on port {port}: {what}"));
+        gst::init().map_err(CaptureError::Init)?;
+        let fail = |what: String| CaptureError::Server { port, what };
         let server = rtsp::RTSPServer::new();
         server.set_address("127.0.0.1");
         server.set_service(&port.to_string());

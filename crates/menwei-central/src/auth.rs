@@ -183,6 +183,21 @@ pub(crate) fn random_hex(bytes: usize) -> String {
     raw.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why a user cannot be saved as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UserRefused {
+    #[error("no property company named `{0}`")]
+    NoCompany(String),
+    #[error("no grid named `{0}`")]
+    NoGrid(String),
+    #[error("`{0}` names grids in several communities: give the grid's id")]
+    AmbiguousGrid(String),
+    #[error("grid staff need at least one grid")]
+    NoGrids,
+    #[error("a property operator needs a property company")]
+    NoOperatorCompany,
+}
+
 /// Creates or replaces a user. `grids` are grid names (for grid staff), `company` a property
 /// company's name (for property operators).
 pub fn add_user(
@@ -192,11 +207,11 @@ pub fn add_user(
     role: Role,
     grids: &[String],
     company: Option<&str>,
-) -> Result<Result<i64, String>, DbError> {
+) -> Result<Result<i64, UserRefused>, DbError> {
     let company_id = match company {
         Some(c) => match t.one("SELECT id FROM property_companies WHERE name = $1", params![c])? {
             Some(r) => Some(r.int(0)),
-            None => return Ok(Err(format!("no property company named `{c}`"))),
+            None => return Ok(Err(UserRefused::NoCompany(c.to_owned()))),
         },
         None => None,
     };
@@ -206,15 +221,15 @@ pub fn add_user(
         let found = t.query("SELECT id FROM grids WHERE name = $1 OR CAST(id AS TEXT) = $1", params![g.as_str()])?;
         match found.as_slice() {
             [r] => grid_ids.push(r.int(0)),
-            [] => return Ok(Err(format!("no grid named `{g}`"))),
-            _ => return Ok(Err(format!("`{g}` names grids in several communities: give the grid's id"))),
+            [] => return Ok(Err(UserRefused::NoGrid(g.clone()))),
+            _ => return Ok(Err(UserRefused::AmbiguousGrid(g.clone()))),
         }
     }
     if role == Role::Grid && grid_ids.is_empty() {
-        return Ok(Err("grid staff need at least one grid".into()));
+        return Ok(Err(UserRefused::NoGrids));
     }
     if role == Role::Property && company_id.is_none() {
-        return Ok(Err("a property operator needs a property company".into()));
+        return Ok(Err(UserRefused::NoOperatorCompany));
     }
     let id = t.int(
         "INSERT INTO users (username, password_hash, role, property_company_id) VALUES ($1, $2, $3, $4)

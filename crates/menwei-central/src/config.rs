@@ -122,7 +122,7 @@ use menwei_core::config::{Issues, RawLog, parse_toml};
 
 /// Replaces `${NAME}` with the environment variable's value, so that secrets stay out of the
 /// file. An unset variable is an error naming it (never its value).
-pub fn expand_env(s: &str) -> Result<String, String> {
+pub fn expand_env(s: &str) -> Result<String, menwei_core::config::VarError> {
     menwei_core::config::expand_vars(s, |name| std::env::var(name).ok())
 }
 
@@ -169,7 +169,7 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
     let db_s = raw.database.url.unwrap_or_else(|| "sqlite://../var/central.db".into());
     let database = match expand_env(&db_s) {
         Err(e) => {
-            add("database.url", e);
+            add("database.url", e.to_string());
             DatabaseUrl::Sqlite(PathBuf::new())
         }
         Ok(url) => {
@@ -254,7 +254,7 @@ pub fn load(path: &Path) -> Result<CentralConfig, ConfigErrors> {
             Ok(u) if u.starts_with("http://") || u.starts_with("https://") => webhooks.push(u),
             // Never echo the URL: it may carry a token.
             Ok(_) => add(&format!("orders.webhooks[{i}]"), "must start with http:// or https://".into()),
-            Err(e) => add(&format!("orders.webhooks[{i}]"), e),
+            Err(e) => add(&format!("orders.webhooks[{i}]"), e.to_string()),
         }
     }
     let max_attempts = raw.orders.webhook_max_attempts.unwrap_or(10);

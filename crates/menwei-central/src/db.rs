@@ -30,7 +30,7 @@ pub enum DbError {
     #[error("database worker: {0}")]
     Join(String),
     #[error("PostgreSQL TLS: {0}")]
-    Tls(String),
+    Tls(#[from] crate::pgtls::PgTlsError),
 }
 
 /// Which engine; decides the placeholder spelling and the DDL key type.
@@ -369,7 +369,7 @@ impl Db {
     /// present a certificate from `tls.ca_file` for the URL's host, whatever the URL's
     /// `sslmode` says.
     pub fn open_postgres_tls(url: &str, tls: Option<&crate::pgtls::PgTls>) -> Result<Db, DbError> {
-        let connector = tls.map(crate::pgtls::Connector::new).transpose().map_err(DbError::Tls)?;
+        let connector = tls.map(crate::pgtls::Connector::new).transpose()?;
         Self::open(Target::Postgres(url.to_owned(), connector), PathBuf::from("postgres"), 8)
     }
 

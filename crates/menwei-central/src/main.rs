@@ -145,7 +145,7 @@ fn run(path: &Path) -> anyhow::Result<()> {
             login_refill_secs: cfg.login_refill_secs,
             public_origin: cfg.public_origin.clone(),
         });
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (stop_tx, stop_rx) = menwei_core::shutdown::channel();
         tracing::info!(listen = %cfg.listen, "dashboard and API at http://{}/", cfg.listen);
         let http = tokio::spawn(menwei_central::api::serve(listener, app, stop_rx.clone()));
         let ingest = tokio::spawn(menwei_central::ingest::run(ingest, db.clone(), stop_rx.clone(), stats));
@@ -155,7 +155,7 @@ fn run(path: &Path) -> anyhow::Result<()> {
             _ = term.recv() => {}
         }
         tracing::info!("shutting down (5 s grace)");
-        stop_tx.send_replace(true);
+        stop_tx.shutdown();
         let grace = std::time::Duration::from_secs(5);
         let _ = tokio::time::timeout(grace, async {
             let _ = ingest.await;

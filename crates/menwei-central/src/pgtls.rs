@@ -38,36 +38,58 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-fn read_certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+/// A TLS file for PostgreSQL that cannot be used; each names its file.
+#[derive(Debug, thiserror::Error)]
+pub enum PgTlsError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: not PEM: {source}", path.display())]
+    Pem { path: PathBuf, source: std::io::Error },
+    #[error("{}: no {what} in it", path.display())]
+    Empty { path: PathBuf, what: &'static str },
+    #[error("{}: {source}", path.display())]
+    Rejected { path: PathBuf, source: rustls::Error },
+    #[error("TLS versions: {0}")]
+    Versions(#[source] rustls::Error),
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, PgTlsError> {
+    std::fs::read(path).map_err(|source| PgTlsError::Read { path: path.to_owned(), source })
+}
+
+fn read_certs(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, PgTlsError> {
+    let pem = read(path)?;
     let certs = rustls_pemfile::certs(&mut &pem[..])
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{}: not PEM certificates: {e}", path.display()))?;
+        .map_err(|source| PgTlsError::Pem { path: path.to_owned(), source })?;
     if certs.is_empty() {
-        return Err(format!("{}: no certificate in it", path.display()));
+        return Err(PgTlsError::Empty { path: path.to_owned(), what: "certificate" });
     }
     Ok(certs)
 }
 
 impl Connector {
     /// Reads the files; every failure names the file.
-    pub fn new(tls: &PgTls) -> Result<Connector, String> {
+    pub fn new(tls: &PgTls) -> Result<Connector, PgTlsError> {
+        fn rejected(path: &Path) -> impl FnOnce(rustls::Error) -> PgTlsError + '_ {
+            move |source| PgTlsError::Rejected { path: path.to_owned(), source }
+        }
         let mut roots = rustls::RootCertStore::empty();
         for cert in read_certs(&tls.ca_file)? {
-            roots.add(cert).map_err(|e| format!("{}: {e}", tls.ca_file.display()))?;
+            roots.add(cert).map_err(rejected(&tls.ca_file))?;
         }
         let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
+            .map_err(PgTlsError::Versions)?
             .with_root_certificates(roots);
         let config = match &tls.client {
             Some((cert, key)) => {
                 let chain = read_certs(cert)?;
-                let pem = std::fs::read(key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+                let pem = read(key)?;
                 let key_der = rustls_pemfile::private_key(&mut &pem[..])
-                    .map_err(|e| format!("{}: {e}", key.display()))?
-                    .ok_or_else(|| format!("{}: no private key in it", key.display()))?;
-                builder.with_client_auth_cert(chain, key_der).map_err(|e| format!("{}: {e}", cert.display()))?
+                    .map_err(|source| PgTlsError::Pem { path: key.clone(), source })?
+                    .ok_or_else(|| PgTlsError::Empty { path: key.clone(), what: "private key" })?;
+                builder.with_client_auth_cert(chain, key_der).map_err(rejected(cert))?
             }
             None => builder.with_no_client_auth(),
         };

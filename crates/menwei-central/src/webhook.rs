@@ -10,7 +10,6 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::db::{Db, DbError};
@@ -59,26 +58,34 @@ fn claim_one(db: &Db, now_ms: i64, lease_ms: i64) -> Result<Option<(i64, String,
     })
 }
 
-fn send(agent: &ureq::Agent, url: &str, body: &str) -> Result<(), String> {
+/// Why a delivery failed; stored as the delivery's `last_error`.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error("HTTP {0}")]
+    Status(ureq::http::StatusCode),
+    #[error("{0}")]
+    Transport(#[from] ureq::Error),
+}
+
+fn send(agent: &ureq::Agent, url: &str, body: &str) -> Result<(), DeliveryError> {
     match agent.post(url).header("content-type", "application/json").send(body) {
         Ok(r) if r.status().is_success() => Ok(()),
-        Ok(r) => Err(format!("HTTP {}", r.status())),
-        Err(e) => Err(e.to_string()),
+        Ok(r) => Err(DeliveryError::Status(r.status())),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Runs until `stop`.
-pub async fn run(db: Db, cfg: WebhookConfig, mut stop: watch::Receiver<bool>) {
+pub async fn run(db: Db, cfg: WebhookConfig, stop: menwei_core::shutdown::Receiver) {
     let agent: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(cfg.timeout)).http_status_as_error(false).build().into();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let down = stop.down();
+    tokio::pin!(down);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = stop.changed() => {}
-        }
-        if *stop.borrow() {
-            return;
+            _ = &mut down => return,
         }
         let now = crate::api::now_ms();
         let (db2, agent2, max, first) = (db.clone(), agent.clone(), cfg.max_attempts, cfg.first_retry_ms);
@@ -103,7 +110,7 @@ pub async fn run(db: Db, cfg: WebhookConfig, mut stop: watch::Receiver<bool>) {
                             t.exec(
                                 "UPDATE webhook_deliveries SET attempts = $2, last_error = $3, failed_ms = $4, next_ms = $5
                                  WHERE id = $1",
-                                params![id, attempts, e.as_str(), failed, next],
+                                params![id, attempts, e.to_string(), failed, next],
                             )?;
                         }
                     }

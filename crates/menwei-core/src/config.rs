@@ -50,6 +50,27 @@ impl Issues {
         self.0.push(Issue { key: key.into(), message: message.into() });
     }
 
+    /// Whether `v` lies in `range`; if not, says so at `key` ("5000 is not between 1 and 64").
+    pub fn range<T: PartialOrd + fmt::Display>(&mut self, key: &str, v: T, range: std::ops::RangeInclusive<T>) -> bool {
+        self.range_in(key, v, range, "")
+    }
+
+    /// As [`Issues::range`], naming the unit after the value ("0.5 s is not between 1 and 3600").
+    pub fn range_in<T: PartialOrd + fmt::Display>(
+        &mut self,
+        key: &str,
+        v: T,
+        range: std::ops::RangeInclusive<T>,
+        unit: &str,
+    ) -> bool {
+        let ok = range.contains(&v);
+        if !ok {
+            let unit = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+            self.add(key, format!("{v}{unit} is not between {} and {}", range.start(), range.end()));
+        }
+        ok
+    }
+
     /// `Ok` when nothing was found, else every problem, attributed to `file`.
     pub fn finish(self, file: &Path) -> Result<(), ConfigErrors> {
         if self.0.is_empty() { Ok(()) } else { Err(ConfigErrors { file: file.to_owned(), issues: self.0 }) }
@@ -116,21 +137,36 @@ mod tests {
         i.add("k2", "m2");
         assert_eq!(i.finish(Path::new("y")).unwrap_err().to_string(), "y: 2 problems\n  k1: m1\n  k2: m2");
         assert!(Issues::default().finish(Path::new("y")).is_ok());
+        let mut issues = Issues::default();
+        assert!(issues.range("a", 3, 1..=64) && issues.range("b", 1.0, 1.0..=4.0));
+        assert!(!issues.range("c", 0, 1..=64) && !issues.range_in("d", 0.5, 1.0..=3600.0, "s"));
+        let e = issues.finish(Path::new("z")).unwrap_err();
+        assert_eq!(e.issues[0], Issue { key: "c".into(), message: "0 is not between 1 and 64".into() });
+        assert_eq!(e.issues[1].message, "0.5 s is not between 1 and 3600");
     }
+}
+
+/// Why `${NAME}` could not be expanded. Names the variable, never a value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum VarError {
+    #[error("unterminated `${{`")]
+    Unterminated,
+    #[error("environment variable {0} is not set")]
+    Unset(String),
 }
 
 /// Replaces each `${NAME}` in `s` with `lookup(NAME)`, so that secrets can stay out of config
 /// files (the binaries look names up in the environment). A name `lookup` does not know is an
 /// error naming it, never a value.
-pub fn expand_vars(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_vars(s: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, VarError> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after.find('}').ok_or_else(|| "unterminated `${`".to_owned())?;
+        let end = after.find('}').ok_or(VarError::Unterminated)?;
         let name = &after[..end];
-        let value = lookup(name).ok_or_else(|| format!("environment variable {name} is not set"))?;
+        let value = lookup(name).ok_or_else(|| VarError::Unset(name.to_owned()))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -146,7 +182,7 @@ mod expand_tests {
     fn variables_expand_and_unknown_ones_are_named() {
         let env = |n: &str| (n == "PW").then(|| "s3cret".to_owned());
         assert_eq!(expand_vars("user:${PW}@h", env).unwrap(), "user:s3cret@h");
-        assert_eq!(expand_vars("${NOPE}", env).unwrap_err(), "environment variable NOPE is not set");
+        assert_eq!(expand_vars("${NOPE}", env).unwrap_err().to_string(), "environment variable NOPE is not set");
         assert!(expand_vars("${PW", env).is_err());
     }
 }

@@ -85,6 +85,78 @@ impl EventClass {
     }
 }
 
+/// What an event says happened: `<class>.<what>` on the wire (the `kind` field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    AccessGranted,
+    AccessDenied,
+    /// A face that matched nobody came by often enough to be reported.
+    RepeatStranger,
+    /// Failed for longer than the offline grace.
+    CameraOffline,
+    /// Connected, but no frame for the watchdog's time.
+    CameraStalled,
+    /// Covered, blinded or turned away.
+    CameraTampered,
+    /// Streaming again after an offline, stalled or tampered report.
+    CameraOnline,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 7] = [
+        EventKind::AccessGranted,
+        EventKind::AccessDenied,
+        EventKind::RepeatStranger,
+        EventKind::CameraOffline,
+        EventKind::CameraStalled,
+        EventKind::CameraTampered,
+        EventKind::CameraOnline,
+    ];
+
+    /// The wire name, e.g. `health.camera_offline`.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::AccessGranted => "access.granted",
+            EventKind::AccessDenied => "access.denied",
+            EventKind::RepeatStranger => "security.repeat_stranger",
+            EventKind::CameraOffline => "health.camera_offline",
+            EventKind::CameraStalled => "health.camera_stalled",
+            EventKind::CameraTampered => "health.camera_tampered",
+            EventKind::CameraOnline => "health.camera_online",
+        }
+    }
+
+    /// The class, and so the topic and the outbox bound, the event travels under.
+    pub fn class(self) -> EventClass {
+        match self {
+            EventKind::AccessGranted | EventKind::AccessDenied => EventClass::Access,
+            EventKind::RepeatStranger => EventClass::Security,
+            EventKind::CameraOffline
+            | EventKind::CameraStalled
+            | EventKind::CameraTampered
+            | EventKind::CameraOnline => EventClass::Health,
+        }
+    }
+
+    /// Whether the event reports an anomaly, which central turns into a work order.
+    pub fn is_anomaly(self) -> bool {
+        matches!(
+            self,
+            EventKind::RepeatStranger | EventKind::CameraOffline | EventKind::CameraStalled | EventKind::CameraTampered
+        )
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// The cumulative acknowledgement central publishes on [`Topics::ack`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ack {
@@ -111,6 +183,18 @@ mod tests {
         assert_eq!(EventClass::parse("security"), Some(EventClass::Security));
         assert!(EventClass::Health.droppable() && !EventClass::Access.droppable());
         assert_eq!(serde_json_like(Ack { upto_seq: 7 }), "{\"upto_seq\":7}");
+    }
+
+    #[test]
+    fn each_kind_names_its_class_and_parses_back() {
+        for k in EventKind::ALL {
+            assert_eq!(EventKind::parse(k.name()), Some(k));
+            assert!(k.name().starts_with(&format!("{}.", k.class().name())), "{k}");
+        }
+        assert_eq!(EventKind::RepeatStranger.class(), EventClass::Security);
+        assert!(EventKind::CameraOffline.is_anomaly() && !EventKind::CameraOnline.is_anomaly());
+        assert!(!EventKind::AccessDenied.is_anomaly());
+        assert_eq!(EventKind::parse("health.something_new"), None);
     }
 
     fn serde_json_like(a: Ack) -> String {

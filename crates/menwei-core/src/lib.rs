@@ -5,9 +5,11 @@
 //! neither needs to know the other exists. Pure logic that several crates share lives here too,
 //! so it can be tested and fuzzed without cameras, models or brokers.
 
+pub mod clock;
 pub mod config;
 pub mod event;
 pub mod frame;
+pub mod gate;
 pub mod geom;
 pub mod handoff;
 pub mod image;
@@ -18,6 +20,7 @@ pub mod plate;
 pub mod profile;
 pub mod retry;
 pub mod rules;
+pub mod shutdown;
 pub mod stranger;
 pub mod tamper;
 pub mod track;

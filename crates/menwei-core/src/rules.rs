@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::event::EventKind;
 use crate::plate::PlateMatch;
 
 /// What the register says about a vehicle.
@@ -30,18 +31,18 @@ pub struct VehicleEntry {
 /// An access decision and the event it becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccessDecision {
-    /// `access.granted` or `access.denied`.
-    pub kind: &'static str,
+    /// [`EventKind::AccessGranted`] or [`EventKind::AccessDenied`].
+    pub kind: EventKind,
     pub granted: bool,
     pub reason: &'static str,
 }
 
 const fn granted(reason: &'static str) -> AccessDecision {
-    AccessDecision { kind: "access.granted", granted: true, reason }
+    AccessDecision { kind: EventKind::AccessGranted, granted: true, reason }
 }
 
 const fn denied(reason: &'static str) -> AccessDecision {
-    AccessDecision { kind: "access.denied", granted: false, reason }
+    AccessDecision { kind: EventKind::AccessDenied, granted: false, reason }
 }
 
 /// A vehicle at the gate: `entry` is the register row of the matched plate, if any.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use menwei_core::event::{Event, EventClass, SCHEMA, Subject, Topics, rfc3339_ms};
+use menwei_core::event::{Event, EventKind, SCHEMA, Subject, Topics, rfc3339_ms};
 use menwei_outbox::Outbox;
 use tokio::sync::watch;
 
@@ -49,15 +49,16 @@ impl EventSink {
         *self.committed.borrow()
     }
 
-    /// Commits one event of `kind` (`<class>.<what>`, e.g. `health.camera_offline`).
-    pub fn emit(&self, class: EventClass, kind: &str, d: Draft) -> Result<u64, menwei_outbox::OutboxError> {
+    /// Commits one event of `kind`, under the kind's class.
+    pub fn emit(&self, kind: EventKind, d: Draft) -> Result<u64, menwei_outbox::OutboxError> {
+        let class = kind.class();
         let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |t| t.as_millis() as i64);
         let mut event = Event {
             schema: SCHEMA,
             event_id: uuid::Uuid::now_v7().to_string(),
             seq: 0,
             compound: self.compound.clone(),
-            kind: kind.to_owned(),
+            kind: kind.name().to_owned(),
             class,
             gate: d.gate,
             camera: d.camera,

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 /// What the endpoints report.
 pub struct Endpoints {
@@ -39,11 +38,13 @@ impl std::fmt::Debug for Endpoints {
 pub async fn bind(
     addr: SocketAddr,
     endpoints: Arc<Endpoints>,
-    mut stop: watch::Receiver<bool>,
+    stop: menwei_core::shutdown::Receiver,
 ) -> std::io::Result<impl std::future::Future<Output = ()>> {
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
     Ok(async move {
+        let down = stop.down();
+        tokio::pin!(down);
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -54,7 +55,7 @@ pub async fn bind(
                         });
                     }
                 }
-                _ = stop.changed() => if *stop.borrow() { return },
+                _ = &mut down => return,
             }
         }
     })

@@ -8,9 +8,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use menwei_core::shutdown;
 use menwei_edge::config::{self, LogFormat};
+use menwei_edge::hooks::Hooks;
 use menwei_edge::notify::Notifier;
 use menwei_edge::pipeline::Control;
+use menwei_edge::status::Status;
 
 #[derive(Debug, Parser)]
 #[command(name = "menwei-edge", version, about = "menwei's per-compound edge daemon")]
@@ -389,76 +392,141 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
     // The signal handlers come first: a SIGTERM while the models are checked and loaded is a
     // request to stop, answered once start-up is done, not the default action's abrupt exit.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (mut term, mut interrupt) = {
+    let mut signals = {
         let _in_rt = rt.enter();
         use tokio::signal::unix::{SignalKind, signal};
-        (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?)
+        Signals { term: signal(SignalKind::terminate())?, interrupt: signal(SignalKind::interrupt())? }
     };
     // Refuse to start on a damaged model or a missing runtime before anything else starts.
     let prepared = menwei_edge::pipeline::prepare(&cfg).context("cannot start")?;
-    let ctl = Arc::new(Control::default());
     let notifier = Notifier::from_env();
-    let mut hooks = menwei_edge::pipeline::Hooks::default();
-    if profile.is_some() {
-        hooks.stages = Some(Default::default());
-    }
-    let outbox = match &cfg.outbox {
-        Some(o) => Some(Arc::new(std::sync::Mutex::new(
-            menwei_outbox::Outbox::open(&o.path, o.limits.clone()).context("cannot open the outbox")?,
-        ))),
-        None => None,
-    };
-    let mut committed = None;
-    if let Some(outbox) = &outbox {
-        let (sink, rx) = menwei_edge::events::EventSink::new(&cfg.compound_id, outbox.clone());
-        hooks.events = Some(sink);
-        committed = Some(rx);
-    }
-    if cfg.register.is_some() {
-        hooks.register_version.store(open_register(&cfg)?.version()?, Ordering::SeqCst);
-    }
-    let hooks = Arc::new(hooks);
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let worker = {
-        let (ctl, hooks, cfg) = (ctl.clone(), hooks.clone(), cfg.clone());
-        std::thread::Builder::new().name("infer-0".into()).spawn(move || {
-            let mut stdout = std::io::stdout().lock();
-            let r = menwei_edge::pipeline::run(&cfg, prepared, &ctl, &mut stdout, &hooks);
-            let _ = done_tx.send(());
-            r
-        })?
-    };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let relay_stats = Arc::new(menwei_edge::relay::RelayStats::default());
-    let mut background = Vec::new();
-    if let (Some(broker), Some(outbox), Some(committed)) = (cfg.broker.clone(), outbox.clone(), committed) {
-        let (hooks, stats, stop, outbox2) = (hooks.clone(), relay_stats.clone(), stop_rx.clone(), outbox.clone());
-        let topics = menwei_core::event::Topics::new(&cfg.compound_id);
-        let sync = sync_handler(&cfg, &hooks);
-        let handlers = menwei_edge::relay::Handlers { heartbeat: Box::new(move || heartbeat(&hooks, &outbox2)), sync };
-        background.push(rt.spawn(async move {
-            if let Err(e) = menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, handlers).await {
-                tracing::error!("the event relay stopped: {e}");
+    let mut daemon = Daemon::start(&cfg, &rt, prepared, profile.is_some())?;
+    let interrupted = rt.block_on(daemon.supervise(&notifier, &mut signals));
+    notifier.notify("STOPPING=1");
+    if interrupted {
+        tracing::info!("shutting down (grace {GRACE:?}); a second Ctrl-C exits at once");
+        daemon.pipeline_stop.shutdown();
+        rt.block_on(async {
+            tokio::select! {
+                finished = tokio::time::timeout(GRACE, &mut daemon.done) => match finished {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(anyhow::anyhow!("work did not finish within the {GRACE:?} grace period")),
+                },
+                _ = signals.interrupt.recv() => Err(anyhow::anyhow!("second signal: exiting without draining")),
             }
-        }));
+        })?;
     }
-    if let Some(addr) = cfg.http {
-        let mut e = endpoints(&ctl, &hooks, outbox.clone(), relay_stats.clone());
-        e.enroll = enroll_endpoint(&cfg, &hooks)?;
-        let endpoints = Arc::new(e);
-        let serve = rt
-            .block_on(menwei_edge::http::bind(addr, endpoints, stop_rx.clone()))
-            .with_context(|| format!("cannot listen on {addr} (http.listen)"))?;
-        background.push(rt.spawn(serve));
+    let summary = daemon.worker.join().map_err(|_| anyhow::anyhow!("the inference thread panicked"))??;
+    // Committed events stay in the outbox for the next start; give the relay a moment to say
+    // `offline` and flush what is in flight.
+    daemon.background_stop.shutdown();
+    rt.block_on(async {
+        for task in daemon.background {
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+        }
+    });
+    if let Some(file) = profile {
+        write_profile(file, &daemon.status.hooks, &daemon.status.relay)?;
     }
-    let interrupted = rt.block_on(async {
-        // Ping the systemd watchdog only while the inference loop makes progress.
+    eprintln!("{}", serde_json::to_string_pretty(&summary)?);
+    Ok(())
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+/// The running daemon: the inference thread, and the relay and HTTP tasks beside it.
+struct Daemon {
+    status: Status,
+    worker: std::thread::JoinHandle<Result<menwei_edge::pipeline::Summary>>,
+    /// Completes when the inference thread has ended.
+    done: tokio::sync::oneshot::Receiver<()>,
+    /// Stops the inference thread; the tasks are stopped after it, so that they still publish
+    /// what it commits while it drains.
+    pipeline_stop: shutdown::Sender,
+    background_stop: shutdown::Sender,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Daemon {
+    fn start(
+        cfg: &config::EdgeConfig,
+        rt: &tokio::runtime::Runtime,
+        prepared: menwei_edge::pipeline::Prepared,
+        profile: bool,
+    ) -> Result<Daemon> {
+        let mut hooks = Hooks::default();
+        if profile {
+            hooks.stages = Some(Default::default());
+        }
+        let outbox = match &cfg.outbox {
+            Some(o) => Some(Arc::new(std::sync::Mutex::new(
+                menwei_outbox::Outbox::open(&o.path, o.limits.clone()).context("cannot open the outbox")?,
+            ))),
+            None => None,
+        };
+        let mut committed = None;
+        if let Some(outbox) = &outbox {
+            let (sink, rx) = menwei_edge::events::EventSink::new(&cfg.compound_id, outbox.clone());
+            hooks.events = Some(sink);
+            committed = Some(rx);
+        }
+        if cfg.register.is_some() {
+            hooks.register_version.store(open_register(cfg)?.version()?, Ordering::SeqCst);
+        }
+        let status =
+            Status { ctl: Arc::new(Control::default()), hooks: Arc::new(hooks), outbox, relay: Arc::default() };
+        let (pipeline_stop, pipeline_rx) = shutdown::channel();
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let worker = {
+            let (ctl, hooks, cfg) = (status.ctl.clone(), status.hooks.clone(), cfg.clone());
+            std::thread::Builder::new().name("infer-0".into()).spawn(move || {
+                let mut stdout = std::io::stdout().lock();
+                let r = menwei_edge::pipeline::run(&cfg, prepared, &ctl, &pipeline_rx, &mut stdout, &hooks);
+                let _ = done_tx.send(());
+                r
+            })?
+        };
+        let (background_stop, stop) = shutdown::channel();
+        let mut background = Vec::new();
+        if let (Some(broker), Some(outbox), Some(committed)) = (cfg.broker.clone(), status.outbox.clone(), committed) {
+            let topics = menwei_core::event::Topics::new(&cfg.compound_id);
+            let beat = status.clone();
+            let handlers = menwei_edge::relay::Handlers {
+                heartbeat: Box::new(move || beat.heartbeat()),
+                sync: menwei_edge::sync::handler(cfg, &status.hooks),
+            };
+            let (stats, stop) = (status.relay.clone(), stop.clone());
+            background.push(rt.spawn(async move {
+                if let Err(e) = menwei_edge::relay::run(broker, topics, outbox, committed, stop, stats, handlers).await
+                {
+                    tracing::error!("the event relay stopped: {e}");
+                }
+            }));
+        }
+        if let Some(addr) = cfg.http {
+            let mut e = status.endpoints();
+            e.enroll = menwei_edge::enroll::endpoint(cfg, status.hooks.register_generation.clone())?;
+            let serve = rt
+                .block_on(menwei_edge::http::bind(addr, Arc::new(e), stop))
+                .with_context(|| format!("cannot listen on {addr} (http.listen)"))?;
+            background.push(rt.spawn(serve));
+        }
+        Ok(Daemon { status, worker, done, pipeline_stop, background_stop, background })
+    }
+
+    /// Until the inference thread ends (false) or a signal asks to stop (true): says READY once
+    /// the pipeline is, and pings the systemd watchdog only while the inference loop makes
+    /// progress.
+    async fn supervise(&mut self, notifier: &Notifier, signals: &mut Signals) -> bool {
+        let ctl = &self.status.ctl;
         let period = notifier.watchdog_interval().unwrap_or(Duration::from_secs(3600));
         let mut ping = tokio::time::interval(period);
         let mut last_beat = u64::MAX;
         let mut ready_poll = tokio::time::interval(Duration::from_millis(50));
         let mut ready_sent = false;
-        tokio::pin!(done_rx);
         loop {
             tokio::select! {
                 _ = ready_poll.tick(), if !ready_sent => {
@@ -467,9 +535,9 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
                         ready_sent = true;
                     }
                 }
-                _ = &mut done_rx => return Ok::<_, anyhow::Error>(false),
-                _ = interrupt.recv() => return Ok(true),
-                _ = term.recv() => return Ok(true),
+                _ = &mut self.done => return false,
+                _ = signals.interrupt.recv() => return true,
+                _ = signals.term.recv() => return true,
                 _ = ping.tick(), if ready_sent => {
                     let beat = ctl.heartbeat.load(Ordering::Relaxed);
                     if beat != last_beat {
@@ -481,43 +549,11 @@ fn run(path: &Path, profile: Option<&Path>) -> Result<()> {
                 }
             }
         }
-    })?;
-    notifier.notify("STOPPING=1");
-    if interrupted {
-        tracing::info!("shutting down (grace {GRACE:?}); a second Ctrl-C exits at once");
-        ctl.stop.store(true, Ordering::SeqCst);
-        let deadline = std::time::Instant::now() + GRACE;
-        while !worker.is_finished() && std::time::Instant::now() < deadline {
-            if rt.block_on(async { tokio::time::timeout(Duration::from_millis(50), interrupt.recv()).await.is_ok() }) {
-                anyhow::bail!("second signal: exiting without draining");
-            }
-        }
-        if !worker.is_finished() {
-            anyhow::bail!("work did not finish within the {GRACE:?} grace period");
-        }
     }
-    let summary = worker.join().map_err(|_| anyhow::anyhow!("the inference thread panicked"))??;
-    // Committed events stay in the outbox for the next start; give the relay a moment to say
-    // `offline` and flush what is in flight.
-    stop_tx.send_replace(true);
-    rt.block_on(async {
-        for task in background {
-            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
-        }
-    });
-    if let Some(file) = profile {
-        write_profile(file, &hooks, &relay_stats)?;
-    }
-    eprintln!("{}", serde_json::to_string_pretty(&summary)?);
-    Ok(())
 }
 
 /// What `run --profile` leaves for the benchmark harness.
-fn write_profile(
-    file: &Path,
-    hooks: &menwei_edge::pipeline::Hooks,
-    relay: &menwei_edge::relay::RelayStats,
-) -> Result<()> {
+fn write_profile(file: &Path, hooks: &Hooks, relay: &menwei_edge::relay::RelayStats) -> Result<()> {
     let take = |m: &std::sync::Mutex<Vec<u64>>| std::mem::take(&mut *m.lock().unwrap_or_else(|e| e.into_inner()));
     let stages = hooks.stages.as_deref().expect("stages are kept with --profile");
     let cameras: Vec<serde_json::Value> = hooks
@@ -553,285 +589,6 @@ fn write_profile(
         "peak_rss_kb": peak_rss_kb,
     });
     std::fs::write(file, serde_json::to_vec(&v)?).with_context(|| format!("cannot write {}", file.display()))
-}
-
-/// The heartbeat payload: camera states, outbox depth, register version.
-fn heartbeat(hooks: &menwei_edge::pipeline::Hooks, outbox: &std::sync::Mutex<menwei_outbox::Outbox>) -> Vec<u8> {
-    let register_version = hooks.register_version.load(Ordering::SeqCst);
-    let cameras = hooks.camera_states.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let status = outbox.lock().unwrap_or_else(|e| e.into_inner()).status().ok();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-    let body = serde_json::json!({
-        "schema": menwei_core::event::SCHEMA,
-        "at": menwei_core::event::rfc3339_ms(now),
-        "cameras": cameras,
-        "outbox": status.as_ref().map(|s| serde_json::json!({
-            "depth": s.depth.iter().map(|(c, n)| (c.name(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
-            "dropped": s.dropped.iter().map(|(c, n)| (c.name(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
-            "last_seq": s.last_seq,
-            "acked_seq": s.acked_seq,
-            "degraded": s.degraded,
-        })),
-        "register_version": register_version,
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
-}
-
-/// `/metrics` and `/readyz`: capture, outbox and relay figures; ready when the models are
-/// loaded, every camera streams (or a file ended) and the outbox is not degraded. The broker
-/// does not decide readiness: events wait in the outbox while it is away.
-fn endpoints(
-    ctl: &Arc<Control>,
-    hooks: &Arc<menwei_edge::pipeline::Hooks>,
-    outbox: Option<Arc<std::sync::Mutex<menwei_outbox::Outbox>>>,
-    relay: Arc<menwei_edge::relay::RelayStats>,
-) -> menwei_edge::http::Endpoints {
-    use menwei_core::metrics::{Kind, MetricsText};
-    let (h1, o1) = (hooks.clone(), outbox.clone());
-    let metrics = move || {
-        let mut m = MetricsText::new();
-        let sources = h1.sources.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let refs: Vec<&dyn menwei_capture::FrameSource> = sources.iter().map(|s| s as _).collect();
-        menwei_capture::write_metrics(&refs, &mut m);
-        // One family at a time: the text format wants a family's samples together.
-        let counts = h1.frame_counts.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for (camera, n) in &counts {
-            m.sample(
-                "menwei_pipeline_analysed_frames_total",
-                Kind::Counter,
-                "Frames the models looked at (the moving region or the whole frame).",
-                &[("camera", camera)],
-                n.analysed.load(Ordering::Relaxed) as f64,
-            );
-        }
-        for (camera, n) in &counts {
-            for (reason, v) in [("still", &n.still), ("decided", &n.decided)] {
-                m.sample(
-                    "menwei_pipeline_spared_frames_total",
-                    Kind::Counter,
-                    "Frames the motion gate kept from the models: still (nothing moved), decided (a settling picture whose faces and plates were all decided).",
-                    &[("camera", camera), ("reason", reason)],
-                    v.load(Ordering::Relaxed) as f64,
-                );
-            }
-        }
-        if let Some(status) = o1.as_ref().and_then(|o| o.lock().unwrap_or_else(|e| e.into_inner()).status().ok()) {
-            for (c, n) in &status.depth {
-                m.sample(
-                    "menwei_outbox_depth_events",
-                    Kind::Gauge,
-                    "Events waiting for central's ack.",
-                    &[("class", c.name())],
-                    *n as f64,
-                );
-            }
-            for (c, n) in &status.dropped {
-                m.sample(
-                    "menwei_outbox_dropped_events_total",
-                    Kind::Counter,
-                    "Events dropped at their class's cap.",
-                    &[("class", c.name())],
-                    *n as f64,
-                );
-            }
-            m.sample(
-                "menwei_outbox_degraded",
-                Kind::Gauge,
-                "1 when a never-drop class nears its cap.",
-                &[],
-                f64::from(u8::from(status.degraded)),
-            );
-            m.sample(
-                "menwei_outbox_last_seq",
-                Kind::Gauge,
-                "The last sequence number committed.",
-                &[],
-                status.last_seq as f64,
-            );
-        }
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed) as f64;
-        m.sample(
-            "menwei_relay_connected",
-            Kind::Gauge,
-            "1 while connected to the broker.",
-            &[],
-            f64::from(u8::from(relay.connected.load(Ordering::Relaxed))),
-        );
-        m.sample(
-            "menwei_relay_connects_total",
-            Kind::Counter,
-            "Connections made to the broker.",
-            &[],
-            load(&relay.connects),
-        );
-        m.sample(
-            "menwei_relay_published_events_total",
-            Kind::Counter,
-            "Events handed to the broker.",
-            &[],
-            load(&relay.published),
-        );
-        m.sample(
-            "menwei_relay_republished_events_total",
-            Kind::Counter,
-            "Events published again (lost session, resend, stalled ack).",
-            &[],
-            load(&relay.republished),
-        );
-        m.sample(
-            "menwei_relay_acked_seq",
-            Kind::Gauge,
-            "The highest sequence central acknowledged.",
-            &[],
-            load(&relay.acked_seq),
-        );
-        m.finish()
-    };
-    let (ctl, h2) = (ctl.clone(), hooks.clone());
-    let ready = move || {
-        let mut why = Vec::new();
-        if !ctl.ready.load(Ordering::SeqCst) {
-            why.push("models and cameras are still starting".to_owned());
-        }
-        for (camera, state) in h2.camera_states.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            if state != "streaming" && state != "ended" {
-                why.push(format!("camera {camera} is {state}"));
-            }
-        }
-        if let Some(o) = &outbox
-            && o.lock().unwrap_or_else(|e| e.into_inner()).status().is_ok_and(|s| s.degraded)
-        {
-            why.push("the outbox is near its cap (central has not acknowledged for a long time)".to_owned());
-        }
-        if why.is_empty() { Ok(()) } else { Err(why) }
-    };
-    menwei_edge::http::Endpoints { metrics: Box::new(metrics), ready: Box::new(ready), enroll: None }
-}
-
-/// Register updates from central: applied in order, the templates and vehicles reloaded.
-fn sync_handler(
-    cfg: &config::EdgeConfig,
-    hooks: &Arc<menwei_edge::pipeline::Hooks>,
-) -> Option<menwei_edge::relay::SyncHandler> {
-    let register = cfg.register.clone()?;
-    let hooks = hooks.clone();
-    Some(Box::new(move |payload: &[u8]| {
-        let batch: menwei_core::event::SyncBatch = match serde_json::from_slice(payload) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!("ignoring a malformed register update: {e}");
-                return None;
-            }
-        };
-        let result = menwei_register::Register::open(&register.path, &register.key_file).and_then(|mut r| {
-            let before = r.version()?;
-            let after = r.apply_sync(&batch)?;
-            Ok((before, after))
-        });
-        match result {
-            Ok((before, after)) => {
-                if after != before {
-                    tracing::info!(version = after, erased = batch.erase.len(), "register update applied");
-                    hooks.register_version.store(after, Ordering::SeqCst);
-                    hooks.register_generation.fetch_add(1, Ordering::SeqCst);
-                } else if batch.version > after + 1 {
-                    tracing::warn!(
-                        got = batch.version,
-                        at = after,
-                        "register update out of order: waiting for the missing ones"
-                    );
-                }
-                Some(after)
-            }
-            Err(e) => {
-                tracing::warn!("cannot apply a register update: {e}");
-                None
-            }
-        }
-    }))
-}
-
-/// Reads the enrolment bearer token, refusing a file others may read.
-fn read_token(path: &Path) -> Result<String> {
-    if let Some(mode) = menwei_register::readable_by_others(path).with_context(|| format!("{}", path.display()))? {
-        anyhow::bail!("{}: mode {mode:o} lets others read the enrolment token; run `chmod 600` on it", path.display());
-    }
-    let token = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let token = token.trim().to_owned();
-    if token.len() < 16 {
-        anyhow::bail!("{}: the enrolment token must be at least 16 characters", path.display());
-    }
-    Ok(token)
-}
-
-/// `POST /enroll`: the models are opened on the first request (enrolment is rare), the
-/// register for each; a success tells the inference thread to reload the templates.
-fn enroll_endpoint(
-    cfg: &config::EdgeConfig,
-    hooks: &Arc<menwei_edge::pipeline::Hooks>,
-) -> Result<Option<(String, Arc<menwei_edge::http::EnrollFn>)>> {
-    let Some(token_file) = &cfg.enroll_token_file else { return Ok(None) };
-    let token = read_token(token_file)?;
-    let paths = menwei_edge::tools::ModelPaths {
-        onnxruntime: cfg.onnxruntime.clone(),
-        manifest: cfg.models_manifest.clone(),
-        dir: cfg.models_dir.clone(),
-        face_detector: cfg.face_detector.clone(),
-        face_input: 640,
-        plate_readers: Vec::new(),
-        plate_max_side: 1600,
-        plate_upscale: 2.0,
-        opts: menwei_vision::SessionOptions { intra_threads: 1, spinning: false, provider: cfg.provider },
-    };
-    let register = cfg.register.clone().context("enrolment needs a [register]")?;
-    let models: std::sync::Mutex<Option<(menwei_vision::face::FaceDetector, menwei_vision::embed::FaceEmbedder)>> =
-        std::sync::Mutex::new(None);
-    let generation = hooks.register_generation.clone();
-    let f = move |resident: &str, body: &[u8]| -> (u16, String) {
-        let result = (|| -> Result<(u16, String)> {
-            let img = match image::load_from_memory(body) {
-                Ok(i) => i.to_rgb8(),
-                Err(e) => return Ok((400, serde_json::json!({"error": format!("not a picture: {e}")}).to_string())),
-            };
-            let reg = menwei_register::Register::open(&register.path, &register.key_file)?;
-            if reg.resident(resident)?.is_none() {
-                return Ok((
-                    404,
-                    serde_json::json!({"error": format!("resident `{resident}` is not in the register")}).to_string(),
-                ));
-            }
-            let mut guard = models.lock().unwrap_or_else(|e| e.into_inner());
-            if guard.is_none() {
-                let rt = menwei_vision::Runtime::init(paths.onnxruntime.as_deref())?;
-                let store = menwei_vision::ModelStore::open(&paths.manifest, &paths.dir)?;
-                let det = menwei_vision::face::FaceDetector::open(
-                    &rt,
-                    &store.verify(&paths.face_detector)?,
-                    &paths.opts,
-                    640,
-                    0.5,
-                )?;
-                let emb = menwei_vision::embed::FaceEmbedder::new(&rt, &store.verify("w600k_mbf")?, &paths.opts)?;
-                *guard = Some((det, emb));
-            }
-            let (det, emb) = guard.as_mut().expect("models opened");
-            let outcome = match menwei_edge::tools::enroll_image(det, emb, &reg, resident, &img) {
-                Ok(o) => o,
-                Err(e) => {
-                    return Ok((422, serde_json::json!({"result": "refused", "reason": format!("{e:#}")}).to_string()));
-                }
-            };
-            let code = if outcome.result == "enrolled" {
-                generation.fetch_add(1, Ordering::SeqCst);
-                200
-            } else {
-                422
-            };
-            Ok((code, serde_json::to_string(&outcome)?))
-        })();
-        result.unwrap_or_else(|e| (500, serde_json::json!({"error": format!("{e:#}")}).to_string()))
-    };
-    Ok(Some((token, Arc::new(f))))
 }
 
 fn check_models(path: &Path, image: Option<&Path>) -> Result<()> {

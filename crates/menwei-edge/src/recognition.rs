@@ -1,13 +1,11 @@
 //! From detections to decisions: tracks, best shots, matching, rules, events.
 //!
 //! Per camera, faces and plates are tracked across analysed frames. A face track embeds its
-//! best shots (at most three, those with usable quality) and is decided as soon as two shots
-//! agree on a resident, or on the fused embedding (weighted by quality and size) after three.
-//! A plate track collects reads and votes per character; it is decided when two reads agree,
-//! after four, or at once on a sure read (both readers agree, every character at 0.95 or more),
-//! so that the barrier need not wait for a second frame. Each decision passes the access rules
-//! and, once per passage and gate, becomes an event. A face that matches nobody is not a
-//! denial: face recognition is never the only way in.
+//! best shots (those with usable quality) and a plate track reads its plate; when either has
+//! seen enough is decided by the pure rules of [`menwei_core::gate`] (two agreeing shots or
+//! the fusion of three; two agreeing reads, one sure read, or four). Each decision passes the
+//! access rules and, once per passage and gate, becomes an event. A face that matches nobody is
+//! not a denial: face recognition is never the only way in.
 //!
 //! Each camera keeps its last analysed frame's detections. When the motion gate says a frame
 //! shows the same picture as the one before and every track in view is already decided,
@@ -17,19 +15,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use menwei_core::event::{EventClass, Subject};
+use menwei_core::event::{EventKind, Subject};
+use menwei_core::gate::{FaceRule, FaceTrack, FaceVerdict, PlateRead, PlateTrack, PlateVerdict, VotedPlate};
 use menwei_core::geom::BoxXyxy;
 use menwei_core::image::RgbView;
-use menwei_core::matcher::{Decision, TemplateMatrix};
+use menwei_core::matcher::TemplateMatrix;
 use menwei_core::plate::{PlateMatch, match_plate};
 use menwei_core::profile::{self, Stage};
 use menwei_core::rules::{VehicleEntry, decide_resident, decide_vehicle};
-use menwei_core::track::{Retrigger, TrackId, Tracker, vote_plate};
-use menwei_vision::embed::{Embedding, FaceEmbedder};
+use menwei_core::track::{Retrigger, TrackId, Tracker};
+use menwei_vision::embed::FaceEmbedder;
 use menwei_vision::face::FaceDetection;
 use menwei_vision::lpr::{Lpr, PlateOutcome};
 use menwei_vision::plate::PlateDetection;
-use tracing::{debug, warn};
+use serde::Serialize;
+use tracing::{debug, info, warn};
 
 use crate::config::{Camera, Matching};
 use crate::events::{Draft, EventSink};
@@ -47,17 +47,38 @@ pub struct Known {
     pub models: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Default)]
-struct FaceTrack {
-    shots: Vec<(Embedding, f32)>,
-    votes: Vec<Option<u64>>,
-    decided: bool,
+impl Known {
+    /// Reads the register's templates, vehicles and suspensions (the one loader: at start-up
+    /// and after every enrolment, erasure or sync). `models` is left empty.
+    pub fn load(register: &crate::config::RegisterPaths) -> Result<Known, menwei_register::RegisterError> {
+        let reg = menwei_register::Register::open(&register.path, &register.key_file)?;
+        let (templates, residents) = reg.load_templates(menwei_vision::embed::EMBEDDING_DIMS)?;
+        let known = Known {
+            templates,
+            residents,
+            vehicles: reg.vehicles()?,
+            suspended: reg.suspended()?.into_iter().collect(),
+            models: Default::default(),
+        };
+        info!(
+            residents = known.residents.len(),
+            templates = known.templates.len(),
+            vehicles = known.vehicles.len(),
+            "register loaded"
+        );
+        Ok(known)
+    }
 }
 
-#[derive(Debug, Default)]
-struct PlateTrack {
-    reads: Vec<(String, Vec<f32>, String, String)>,
-    decided: bool,
+/// An access or security decision the recogniser made, for the run's summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct GateDecision {
+    pub camera: String,
+    /// The event kind (`access.granted`...).
+    pub kind: &'static str,
+    pub reason: String,
+    /// The resident, plate or stranger cluster.
+    pub subject: String,
 }
 
 #[derive(Debug)]
@@ -85,18 +106,10 @@ pub struct Recogniser {
     strangers: menwei_core::stranger::Strangers,
     events: Option<Arc<EventSink>>,
     snapshots: Option<crate::snapshots::Snapshots>,
-    /// Decisions made, for the run summary: (camera, kind, reason, subject).
-    pub decisions: Vec<(String, String, String, String)>,
+    /// Decisions made, for the run summary.
+    pub decisions: Vec<GateDecision>,
 }
 
-const MAX_SHOTS: usize = 3;
-/// A read on which both readers' own best proposals agree, with no character below this
-/// confidence, decides its plate track alone, so the barrier does not wait for a second frame.
-/// On the EasyPR photos (`menwei-edge analyze`), 106 of 110 such reads of the photo's plate were
-/// right, against 17 of 21 other reads. The four wrong ones (湘 read as 浙, two final D read as
-/// 0, a label with the letter O) are what a second frame of the same view reads again; a second
-/// read guards against a frame spoilt by blur or a partial view, which does not read as sure.
-const SURE_READ: f32 = 0.95;
 /// Shots below this overall quality are not worth embedding.
 const MIN_SHOT_QUALITY: f32 = 0.05;
 
@@ -144,18 +157,15 @@ impl Recogniser {
         self
     }
 
-    /// New templates and vehicles after an enrolment, an erasure or a sync from central.
-    pub fn set_known(
-        &mut self,
-        templates: TemplateMatrix,
-        residents: Vec<String>,
-        vehicles: Vec<VehicleEntry>,
-        suspended: std::collections::HashSet<String>,
-    ) {
-        self.known.templates = templates;
-        self.known.residents = residents;
-        self.known.vehicles = vehicles;
-        self.known.suspended = suspended;
+    /// New templates and vehicles after an enrolment, an erasure or a sync from central (the
+    /// models' digests stay those of start-up).
+    pub fn set_known(&mut self, known: Known) {
+        let models = std::mem::take(&mut self.known.models);
+        self.known = Known { models, ..known };
+    }
+
+    fn face_rule(&self) -> FaceRule {
+        FaceRule { threshold: self.matching.face_threshold, margin: self.matching.face_margin }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -163,15 +173,19 @@ impl Recogniser {
         &mut self,
         frame: RgbView<'_>,
         cam: &Camera,
-        kind: &str,
+        kind: EventKind,
         decision: Option<bool>,
         reason: &str,
         subject: Subject,
         scores: &[(&str, f32)],
     ) {
-        self.decisions.push((cam.capture.id.to_string(), kind.to_owned(), reason.to_owned(), subject_key(&subject)));
+        self.decisions.push(GateDecision {
+            camera: cam.capture.id.to_string(),
+            kind: kind.name(),
+            reason: reason.to_owned(),
+            subject: subject_key(&subject),
+        });
         let Some(events) = &self.events else { return };
-        let class = if kind.starts_with("security.") { EventClass::Security } else { EventClass::Access };
         let draft = Draft {
             gate: cam.gate.clone(),
             camera: Some(cam.capture.id.to_string()),
@@ -182,7 +196,7 @@ impl Recogniser {
             scores: scores.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
             models: self.known.models.clone(),
         };
-        match events.emit(class, kind, draft) {
+        match events.emit(kind, draft) {
             Ok(seq) => {
                 if let Some(s) = &self.snapshots
                     && let Err(e) = s.save(seq, frame)
@@ -210,23 +224,18 @@ impl Recogniser {
         let c = &mut self.cameras[i];
         c.last_faces = faces.to_vec();
         c.last_face_tracks = update.assigned.iter().map(|(t, _)| *t).collect();
+        let rule = self.face_rule();
         for id in &update.ended {
             // A track that left undecided, with shots that match nobody, is a stranger's.
             if let Some(t) = self.cameras[i].face_tracks.remove(id)
-                && !t.decided
-                && let Some(fused) = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w)))
-                && matches!(
-                    self.known.templates.decide(&fused.0[..], self.matching.face_threshold, self.matching.face_margin),
-                    Decision::Unknown { .. }
-                )
+                && let Some(fused) = t.ended(&self.known.templates, rule)
             {
                 self.stranger(frame, cam, &fused, now_ms);
             }
         }
         let mut to_embed = Vec::new();
         for (face, &(track, _)) in faces.iter().zip(&update.assigned) {
-            let t = self.cameras[i].face_tracks.entry(track).or_default();
-            if t.decided || t.shots.len() >= MAX_SHOTS {
+            if !self.cameras[i].face_tracks.entry(track).or_default().wants_shot() {
                 continue;
             }
             let q = self.embedder.quality(frame, face);
@@ -241,62 +250,42 @@ impl Recogniser {
         let shots = self.embedder.embed(frame, &batch)?;
         for ((track, _, weight), shot) in to_embed.into_iter().zip(shots) {
             let matching = profile::enter(Stage::Matching);
-            let single = self.known.templates.decide(
-                &shot.embedding.0[..],
-                self.matching.face_threshold,
-                self.matching.face_margin,
-            );
             let t = self.cameras[i].face_tracks.get_mut(&track).expect("track exists");
-            t.votes.push(match single {
-                Decision::Match { owner, .. } => Some(owner),
-                Decision::Unknown { .. } => None,
-            });
-            t.shots.push((shot.embedding, weight));
-            // Two shots naming the same resident decide at once; otherwise the fused shots do.
-            let agreeing = t.votes.iter().flatten().fold(HashMap::new(), |mut m, o| {
-                *m.entry(*o).or_insert(0) += 1;
-                m
-            });
-            let two = agreeing.iter().find(|(_, n)| **n >= 2).map(|(o, _)| *o);
-            let fused = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w)));
-            let decision = fused.map(|f| {
-                self.known.templates.decide(&f.0[..], self.matching.face_threshold, self.matching.face_margin)
-            });
+            let verdict = t.add_shot(&shot.embedding.0[..], weight, &self.known.templates, rule);
             drop(matching);
-            let verdict = match (two, decision) {
-                (Some(owner), Some(Decision::Match { owner: o2, score, margin })) if owner == o2 => {
-                    Some((owner, score, margin))
+            match verdict {
+                FaceVerdict::Pending => {}
+                FaceVerdict::Resident { owner, score, margin } => {
+                    let resident = self.known.residents[owner as usize].clone();
+                    self.resident(frame, cam, resident, score, margin, now_ms);
                 }
-                (None, Some(Decision::Match { owner, score, margin })) if t.shots.len() >= MAX_SHOTS => {
-                    Some((owner, score, margin))
-                }
-                _ => None,
-            };
-            if let Some((owner, score, margin)) = verdict {
-                t.decided = true;
-                let resident = self.known.residents[owner as usize].clone();
-                if self.new_passage(cam, &format!("r:{resident}"), now_ms) {
-                    let d = decide_resident(!self.known.suspended.contains(&resident));
-                    self.emit(
-                        frame,
-                        cam,
-                        d.kind,
-                        Some(d.granted),
-                        d.reason,
-                        Subject::Resident { resident_ref: resident, household_ref: None },
-                        &[("face_cosine", score), ("face_margin", margin)],
-                    );
-                }
-            } else if t.shots.len() >= MAX_SHOTS {
-                // Unknown: no access decision (the person may badge in), but a sighting.
-                t.decided = true;
-                debug!(camera = %cam.capture.id, track, "face track unknown after {MAX_SHOTS} shots");
-                if let Some(fused) = Embedding::fuse(t.shots.iter().map(|(e, w)| (e, *w))) {
-                    self.stranger(frame, cam, &fused, now_ms);
+                FaceVerdict::Unknown { fused } => {
+                    // Unknown: no access decision (the person may badge in), but a sighting.
+                    debug!(camera = %cam.capture.id, track, "face track unknown after {} shots", t.shots());
+                    if let Some(fused) = fused {
+                        self.stranger(frame, cam, &fused, now_ms);
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// A face track named `resident`: once per passage, an access decision.
+    fn resident(&mut self, frame: RgbView<'_>, cam: &Camera, resident: String, score: f32, margin: f32, now_ms: i64) {
+        if !self.new_passage(cam, &format!("r:{resident}"), now_ms) {
+            return;
+        }
+        let d = decide_resident(!self.known.suspended.contains(&resident));
+        self.emit(
+            frame,
+            cam,
+            d.kind,
+            Some(d.granted),
+            d.reason,
+            Subject::Resident { resident_ref: resident, household_ref: None },
+            &[("face_cosine", score), ("face_margin", margin)],
+        );
     }
 
     /// Whether `subject` at this camera's gate (or the camera, without a gate) starts a new
@@ -306,15 +295,15 @@ impl Recogniser {
         self.retrigger.allow(&gate, subject, now_ms)
     }
 
-    fn stranger(&mut self, frame: RgbView<'_>, cam: &Camera, fused: &Embedding, now_ms: i64) {
+    fn stranger(&mut self, frame: RgbView<'_>, cam: &Camera, fused: &[f32], now_ms: i64) {
         let matching = profile::enter(Stage::Matching);
-        let sighting = self.strangers.sighting(&fused.0[..], now_ms);
+        let sighting = self.strangers.sighting(fused, now_ms);
         drop(matching);
         if let Some(r) = sighting {
             self.emit(
                 frame,
                 cam,
-                "security.repeat_stranger",
+                EventKind::RepeatStranger,
                 None,
                 "repeat_stranger",
                 Subject::UnknownFace { cluster_ref: Some(r.cluster_ref) },
@@ -358,8 +347,8 @@ impl Recogniser {
     /// same picture would teach nothing new, so [`Recogniser::replay`] may stand in for it.
     pub fn settled(&self, i: usize) -> bool {
         let c = &self.cameras[i];
-        c.last_face_tracks.iter().all(|t| c.face_tracks.get(t).is_some_and(|t| t.decided))
-            && c.last_plate_tracks.iter().all(|t| c.plate_tracks.get(t).is_some_and(|t| t.decided))
+        c.last_face_tracks.iter().all(|t| c.face_tracks.get(t).is_some_and(FaceTrack::is_decided))
+            && c.last_plate_tracks.iter().all(|t| c.plate_tracks.get(t).is_some_and(PlateTrack::is_decided))
     }
 
     /// A frame of camera `i` that shows the same picture as the last analysed one: its
@@ -399,7 +388,7 @@ impl Recogniser {
         }
         let mut reads = Vec::new();
         for (det, &(track, _)) in detections.iter().zip(&update.assigned) {
-            if self.cameras[i].plate_tracks.get(&track).is_some_and(|t| t.decided) {
+            if self.cameras[i].plate_tracks.get(&track).is_some_and(PlateTrack::is_decided) {
                 continue;
             }
             // Read in the whole frame: a plate cut by the region's edge is read whole.
@@ -408,72 +397,65 @@ impl Recogniser {
             }
         }
         self.cameras[i].last_plates = detections;
-        for (track, read) in &reads {
-            let track = *track;
-            let t = self.cameras[i].plate_tracks.entry(track).or_default();
-            if t.decided {
-                continue;
-            }
-            t.reads.push((
-                read.plate.to_string(),
-                read.char_confidences.clone(),
-                name_of(&read.color),
-                name_of(&read.layout),
-            ));
+        for (track, read) in reads {
+            let read = PlateRead {
+                text: read.plate.to_string(),
+                char_confidences: read.char_confidences,
+                color: name_of(&read.color),
+                layout: name_of(&read.layout),
+                readers_agree: read.readers_agree,
+                confidence: read.confidence,
+            };
             let tracking = profile::enter(Stage::Tracking);
-            let voted = vote_plate(t.reads.iter().map(|r| (r.0.as_str(), r.1.as_slice())));
+            let verdict = self.cameras[i].plate_tracks.entry(track).or_default().add_read(read);
             drop(tracking);
-            let (text, shares) = match voted {
-                Some(v) => v,
-                None => continue,
-            };
-            let agree = t.reads.iter().filter(|r| r.0 == text).count();
-            // Both readers' own best reads agreeing, every character sure: as good as two reads.
-            let sure = read.readers_agree && read.confidence >= SURE_READ && read.plate.as_str() == text;
-            if agree < 2 && t.reads.len() < 4 && !sure {
-                continue;
-            }
-            t.decided = true;
-            let reads = t.reads.len() as f32;
-            let (color, layout) =
-                t.reads.iter().rev().find(|r| r.0 == text).map(|r| (r.2.clone(), r.3.clone())).unwrap_or_default();
-            let matching = profile::enter(Stage::Matching);
-            let m = match_plate(
-                &text,
-                self.known.vehicles.iter().map(|v| v.plate.as_str()),
-                self.matching.plate_max_distance,
-            );
-            drop(matching);
-            let (entry, match_kind, distance) = match &m {
-                PlateMatch::Exact(p) => (self.known.vehicles.iter().find(|v| &v.plate == p), Some("exact"), 0.0),
-                PlateMatch::Fuzzy { plate, distance } => {
-                    (self.known.vehicles.iter().find(|v| &v.plate == plate), Some("fuzzy"), *distance)
-                }
-                _ => (None, None, 0.0),
-            };
-            let d = decide_vehicle(&m, entry, now_ms);
-            let vehicle_ref = entry.map(|e| e.plate.clone());
-            if self.new_passage(cam, &format!("p:{text}"), now_ms) {
-                let confidence = shares.iter().copied().fold(1.0f32, f32::min);
-                self.emit(
-                    frame,
-                    cam,
-                    d.kind,
-                    Some(d.granted),
-                    d.reason,
-                    Subject::Vehicle {
-                        plate: text,
-                        plate_color: Some(color),
-                        layout: Some(layout),
-                        char_confidences: shares,
-                        match_kind: match_kind.map(str::to_owned),
-                        vehicle_ref,
-                    },
-                    &[("plate_agreement", confidence), ("plate_distance", distance), ("plate_reads", reads)],
-                );
+            if let PlateVerdict::Decided(plate) = verdict {
+                self.vehicle(frame, cam, plate, now_ms);
             }
         }
         Ok(())
+    }
+
+    /// A plate track decided on `plate`: matched against the register and, once per passage,
+    /// an access decision.
+    fn vehicle(&mut self, frame: RgbView<'_>, cam: &Camera, plate: VotedPlate, now_ms: i64) {
+        let matching = profile::enter(Stage::Matching);
+        let m = match_plate(
+            &plate.text,
+            self.known.vehicles.iter().map(|v| v.plate.as_str()),
+            self.matching.plate_max_distance,
+        );
+        drop(matching);
+        let (entry, match_kind, distance) = match &m {
+            PlateMatch::Exact(p) => (self.known.vehicles.iter().find(|v| &v.plate == p), Some("exact"), 0.0),
+            PlateMatch::Fuzzy { plate, distance } => {
+                (self.known.vehicles.iter().find(|v| &v.plate == plate), Some("fuzzy"), *distance)
+            }
+            _ => (None, None, 0.0),
+        };
+        let d = decide_vehicle(&m, entry, now_ms);
+        let vehicle_ref = entry.map(|e| e.plate.clone());
+        if !self.new_passage(cam, &format!("p:{}", plate.text), now_ms) {
+            return;
+        }
+        let scores =
+            [("plate_agreement", plate.agreement()), ("plate_distance", distance), ("plate_reads", plate.reads as f32)];
+        self.emit(
+            frame,
+            cam,
+            d.kind,
+            Some(d.granted),
+            d.reason,
+            Subject::Vehicle {
+                plate: plate.text,
+                plate_color: Some(plate.color),
+                layout: Some(plate.layout),
+                char_confidences: plate.shares,
+                match_kind: match_kind.map(str::to_owned),
+                vehicle_ref,
+            },
+            &scores,
+        );
     }
 }
 

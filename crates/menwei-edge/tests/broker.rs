@@ -28,7 +28,7 @@ struct Received {
 
 /// Stands in for menwei-central: stores every event once and acknowledges, cumulatively, the
 /// highest sequence up to which it has everything.
-async fn central(port: u16, compound: &str, got: Arc<Received>, mut stop: watch::Receiver<bool>) {
+async fn central(port: u16, compound: &str, got: Arc<Received>, stop: menwei_core::shutdown::Receiver) {
     let mut o = MqttOptions::new("central-test", "127.0.0.1", port);
     o.set_keep_alive(Duration::from_secs(5));
     o.set_clean_start(false);
@@ -72,7 +72,7 @@ async fn central(port: u16, compound: &str, got: Arc<Received>, mut stop: watch:
                 _ => {}
             },
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-            _ = stop.changed() => {
+            _ = stop.down() => {
                 poller.abort();
                 return;
             }
@@ -97,7 +97,7 @@ fn no_committed_event_is_lost_while_the_broker_is_killed_restarted_and_frozen() 
     let topics = Topics::new(compound);
     let outbox = Arc::new(Mutex::new(Outbox::open(&dir.path().join("outbox.db"), Limits::default()).unwrap()));
     let (committed_tx, committed_rx) = watch::channel(0u64);
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = menwei_core::shutdown::channel();
     let stats = Arc::new(RelayStats::default());
     let got = Arc::new(Received::default());
 
@@ -171,7 +171,7 @@ fn no_committed_event_is_lost_while_the_broker_is_killed_restarted_and_frozen() 
     while outbox.lock().unwrap().acked_seq().unwrap() < EVENTS && t.elapsed() < Duration::from_secs(90) {
         std::thread::sleep(Duration::from_millis(200));
     }
-    stop_tx.send_replace(true);
+    stop_tx.shutdown();
     net.join().unwrap();
 
     let committed = outbox.lock().unwrap().last_seq().unwrap();

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime};
 use menwei_core::config::Issues;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{ConnectionError, Event, EventLoop, MqttOptions};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 /// Where the broker is and how to prove who we are.
 #[derive(Clone, PartialEq)]
@@ -43,6 +43,15 @@ impl std::fmt::Debug for Endpoint {
     }
 }
 
+/// A TLS file (CA, client certificate or key) that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {source}", path.display())]
+pub struct TlsFileError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct TlsFiles {
     pub ca: PathBuf,
@@ -58,13 +67,13 @@ impl Endpoint {
 
     /// Sets the credentials and the TLS transport on `o`. Fails (naming the file) when a PEM
     /// file cannot be read.
-    pub fn apply(&self, o: &mut MqttOptions) -> Result<(), String> {
+    pub fn apply(&self, o: &mut MqttOptions) -> Result<(), TlsFileError> {
         if let (Some(u), Some(p)) = (&self.username, &self.password) {
             o.set_credentials(u.clone(), p.clone());
         }
         if let Some(tls) = &self.tls {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+            let read = |p: &Path| std::fs::read(p).map_err(|source| TlsFileError { path: p.to_owned(), source });
             let ca = read(&tls.ca)?;
             let client_auth = match (&tls.client_cert, &tls.client_key) {
                 (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
@@ -131,7 +140,7 @@ pub fn endpoint(b: BrokerKeys<'_>, resolve: &dyn Fn(&Path) -> PathBuf, issues: &
         v.and_then(|v| match menwei_core::config::expand_vars(v, |n| std::env::var(n).ok()) {
             Ok(v) => Some(v),
             Err(e) => {
-                issues.add(key, e);
+                issues.add(key, e.to_string());
                 None
             }
         })
@@ -167,10 +176,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 
 /// Runs `eventloop` in its own task and forwards every poll result. After an error the task
 /// waits (250 ms doubling to 10 s, jittered; reset by a ConnAck) before polling again, which
-/// reconnects. It ends when the receiver is dropped or `stop` turns true.
+/// reconnects. It ends when the receiver is dropped or `stop` is signalled.
 pub fn spawn_event_loop(
     mut eventloop: EventLoop,
-    mut stop: watch::Receiver<bool>,
+    stop: menwei_core::shutdown::Receiver,
 ) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<Result<Event, ConnectionError>>) {
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(async move {
@@ -190,10 +199,7 @@ pub fn spawn_event_loop(
                 backoff = (backoff * 2).min(BACKOFF_MAX);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => {}
-                }
-                if *stop.borrow() {
-                    return;
+                    _ = stop.down() => return,
                 }
             }
         }

@@ -208,7 +208,7 @@ fn register_provider(b: &mut ort::session::builder::SessionBuilder, p: Provider,
     }
     #[cfg(not(any(feature = "cuda", feature = "tensorrt", feature = "openvino")))]
     let _ = &b;
-    let result: Result<bool, String> = match p {
+    let result: Result<bool, EpError> = match p {
         #[cfg(feature = "cuda")]
         Provider::Cuda => try_register(b, ort::ep::CUDA::default()),
         #[cfg(feature = "tensorrt")]
@@ -239,15 +239,19 @@ fn register_provider(b: &mut ort::session::builder::SessionBuilder, p: Provider,
     }
 }
 
+/// Why an execution provider that ONNX Runtime has could not be registered (ONNX Runtime's own
+/// error, kept as its source).
+type EpError = Box<dyn std::error::Error + Send + Sync>;
+
 #[allow(dead_code)]
 fn try_register<E: ort::ep::ExecutionProvider>(
     b: &mut ort::session::builder::SessionBuilder,
     ep: E,
-) -> Result<bool, String> {
+) -> Result<bool, EpError> {
     match E::is_available() {
-        Ok(true) => ep.register(b).map(|()| true).map_err(|e| e.to_string()),
+        Ok(true) => ep.register(b).map(|()| true).map_err(EpError::from),
         Ok(false) => Ok(false),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -190,7 +190,7 @@ pub(super) async fn add_user(State(app): State<Arc<App>>, headers: HeaderMap, by
                 &input.grids,
                 input.company.as_deref(),
             )?
-            .map_err(|e| Fail::Invalid(vec![("grids".into(), e)]))
+            .map_err(|e| Fail::Invalid(vec![("grids".into(), e.to_string())]))
         })
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())

@@ -379,22 +379,14 @@ pub fn router(app: Arc<App>) -> axum::Router {
         .with_state(app)
 }
 
-/// Serves the router until `stop` turns true.
+/// Serves the router until `stop`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: menwei_core::shutdown::Receiver,
 ) -> std::io::Result<()> {
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    return;
-                }
-            }
-        })
-        .await
+    axum::serve(listener, service).with_graceful_shutdown(stop.down()).await
 }
 
 #[cfg(test)]

@@ -114,7 +114,7 @@ pub(super) async fn delete_vehicle(
     Path(plate): Path<String>,
 ) -> ApiResult {
     if let Err(e) = register::plate(&plate) {
-        return Err(ApiError::fields(&[("plate", &e)]));
+        return Err(ApiError::fields(&[("plate", &e.to_string())]));
     }
     app.change(&headers, "delete", format!("vehicle:{plate}"), StatusCode::OK, move |t, u| {
         register::delete_vehicle(t, u, &plate, now_ms()).map(|()| json!({ "ok": true }))

@@ -22,22 +22,26 @@ use crate::db::{DbError, Row, Tx};
 use crate::params;
 
 /// Why a register operation did not happen. The transaction it ran in is rolled back.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Fail {
-    Db(DbError),
+    #[error(transparent)]
+    Db(#[from] DbError),
     /// Field → message.
+    #[error("invalid input: {}", join_fields(.0))]
     Invalid(Vec<(String, String)>),
     /// CSV rows: (row, field, message).
+    #[error("{} rows refused", .0.len())]
     Rows(Vec<(usize, String, String)>),
+    #[error("not allowed for this user")]
     Forbidden,
+    #[error("not found: {0}")]
     NotFound(String),
+    #[error("conflict: {0}")]
     Conflict(String),
 }
 
-impl From<DbError> for Fail {
-    fn from(e: DbError) -> Self {
-        Fail::Db(e)
-    }
+fn join_fields(fields: &[(String, String)]) -> String {
+    fields.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ")
 }
 
 /// Collects field errors.

@@ -84,7 +84,7 @@ pub fn issue_pass(t: &mut Tx<'_>, user: &User, p: &PassIn, now_ms: i64) -> Resul
     match p.kind.as_str() {
         "plate" => match p.plate.as_deref().map(plate) {
             Some(Ok(c)) => plate_c = Some(c),
-            Some(Err(e)) => f.add("plate", e),
+            Some(Err(e)) => f.add("plate", e.to_string()),
             None => f.add("plate", "a plate pass needs the plate"),
         },
         "qr" => {

@@ -35,8 +35,8 @@ pub fn vehicles(t: &mut Tx<'_>, scope: &Scope) -> Result<Vec<Vehicle>, DbError> 
 }
 
 /// A plate in its canonical form, or the reason it is not a plate.
-pub fn plate(s: &str) -> Result<String, String> {
-    menwei_core::plate::PlateNumber::parse(s).map(|p| p.as_str().to_owned()).map_err(|e| e.to_string())
+pub fn plate(s: &str) -> Result<String, menwei_core::plate::PlateError> {
+    menwei_core::plate::PlateNumber::parse(s).map(|p| p.as_str().to_owned())
 }
 
 const COLORS: [&str; 5] = ["blue", "yellow", "green", "white", "black"];
@@ -55,7 +55,7 @@ pub(super) fn vehicle_entry(v: &Vehicle) -> VehicleEntry {
 /// Adds or updates a vehicle.
 pub fn put_vehicle(t: &mut Tx<'_>, user: &User, v: &VehicleIn, now_ms: i64) -> Result<Vehicle, Fail> {
     let mut f = Fields::default();
-    let canonical = plate(&v.plate).map_err(|e| f.add("plate", e)).ok();
+    let canonical = plate(&v.plate).map_err(|e| f.add("plate", e.to_string())).ok();
     if let Some(c) = &v.color
         && !COLORS.contains(&c.as_str())
     {

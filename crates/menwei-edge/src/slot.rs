@@ -1,0 +1,332 @@
+//! One camera as the inference thread schedules it: when it is due, and where the models look.
+//!
+//! A [`CameraSlot`] owns everything the scheduler keeps per camera: the camera itself, its
+//! motion and tamper detectors, when it is next due by its `detect_fps`, when the models last
+//! saw the whole frame and when something last moved, and what became of its frames. Given a
+//! frame, [`CameraSlot::look`] says where the models look: the whole frame once per idle check,
+//! the moving region otherwise, nowhere on a still scene, and nowhere on a settling picture
+//! whose tracks are all decided (its last detections are replayed instead).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use menwei_capture::{Camera, FrameSource};
+use menwei_core::frame::Frame;
+use menwei_core::geom::PixelRect;
+use menwei_core::image::RgbView;
+use menwei_core::motion::MotionDetector;
+use menwei_core::tamper::TamperDetector;
+use serde::Serialize;
+
+use crate::config;
+
+/// With `idle_keyframes_only`, a camera on which nothing has moved for this long (or for its
+/// idle check, when that is shorter) decodes keyframes only.
+pub const IDLE_AFTER: Duration = Duration::from_secs(2);
+
+/// What became of one camera's frames that the inference thread took.
+#[derive(Debug, Default)]
+pub struct FrameCounts {
+    /// The models looked at it (the moving region, or the whole frame).
+    pub analysed: AtomicU64,
+    /// Nothing moved, and no idle check was due.
+    pub still: AtomicU64,
+    /// Only a settling picture whose tracks were all decided: its last detections were replayed.
+    pub decided: AtomicU64,
+}
+
+/// What a run did with one camera.
+#[derive(Debug, Default, Serialize)]
+pub struct CameraSummary {
+    pub camera: String,
+    pub frames_received: u64,
+    pub frames_analysed: u64,
+    /// Frames replaced in the keep-newest slot before the inference thread took them.
+    pub frames_overwritten: u64,
+    pub frames_with_faces: u64,
+    /// Frames the motion gate spared the models (a still scene between idle checks, or a
+    /// settling one whose tracks were all decided).
+    pub frames_still: u64,
+    /// Of `frames_still`: frames with settling motion only, whose last analysed detections
+    /// were given to the trackers again.
+    pub frames_unchanged: u64,
+    /// Analysed frames on which the models saw only the moving region, not the whole frame.
+    pub frames_on_region: u64,
+    /// The mean share of the frame's pixels the models looked at, over analysed frames.
+    pub mean_region_share: f64,
+    pub reconnects: u64,
+    pub mean_detect_ms: f64,
+}
+
+/// Where the models look at one frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Look {
+    /// Nothing moved and no idle check is due: the models rest.
+    Still,
+    /// A settling picture whose tracks are all decided: replay the last detections.
+    Unchanged,
+    /// The whole frame or the moving region (frame pixels).
+    At(PixelRect),
+}
+
+/// The generic part of a camera the scheduler needs: a frame slot that may close.
+pub trait Source {
+    fn frames(&self) -> &Arc<menwei_core::handoff::Latest<Frame>>;
+    /// Decode keyframes only (or everything again).
+    fn set_idle(&self, idle: bool);
+}
+
+impl Source for Camera {
+    fn frames(&self) -> &Arc<menwei_core::handoff::Latest<Frame>> {
+        FrameSource::frames(self)
+    }
+    fn set_idle(&self, idle: bool) {
+        Camera::set_idle(self, idle);
+    }
+}
+
+/// One camera's scheduling state.
+pub struct CameraSlot<S = Camera> {
+    source: S,
+    motion: MotionDetector,
+    pub(crate) tamper: TamperDetector,
+    period: Duration,
+    next_due: Instant,
+    /// When the models last saw the whole frame; `None`: not yet.
+    last_whole: Option<Instant>,
+    last_motion: Instant,
+    pub(crate) counts: Arc<FrameCounts>,
+    detect_total_ms: f64,
+    summary: CameraSummary,
+}
+
+impl<S> std::fmt::Debug for CameraSlot<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraSlot")
+            .field("camera", &self.summary.camera)
+            .field("period", &self.period)
+            .field("next_due", &self.next_due)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Source> CameraSlot<S> {
+    pub fn new(cfg: &config::Camera, source: S, now: Instant) -> Self {
+        Self {
+            source,
+            motion: MotionDetector::new(Default::default()),
+            tamper: TamperDetector::new(Default::default()),
+            period: Duration::from_secs_f64(1.0 / cfg.detect_fps),
+            next_due: now,
+            last_whole: None,
+            last_motion: now,
+            counts: Arc::default(),
+            detect_total_ms: 0.0,
+            summary: CameraSummary { camera: cfg.capture.id.to_string(), ..Default::default() },
+        }
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    pub fn counts(&self) -> &Arc<FrameCounts> {
+        &self.counts
+    }
+
+    /// The camera has ended (a file without `loop`) and its slot is closed.
+    pub fn closed(&self) -> bool {
+        self.source.frames().is_closed()
+    }
+
+    /// The newest frame, if the camera is due at `now` and has one; the next due time moves on
+    /// by one period (without piling up after a busy spell).
+    pub fn take_due(&mut self, now: Instant) -> Option<Frame> {
+        if now < self.next_due {
+            return None;
+        }
+        let frame = self.source.frames().try_take()?;
+        self.next_due = self.next_due.max(now - self.period) + self.period;
+        Some(frame)
+    }
+
+    /// Where the models look at `view`, seen at `now`. `settled` says whether recognition has
+    /// decided every track the camera's last analysed frame showed.
+    pub fn look(
+        &mut self,
+        cfg: &config::Camera,
+        view: RgbView<'_>,
+        now: Instant,
+        settled: impl FnOnce() -> bool,
+    ) -> Look {
+        let moving = {
+            let _gates = menwei_core::profile::enter(menwei_core::profile::Stage::Gates);
+            self.motion.observe(view)
+        };
+        if moving.is_some() {
+            self.last_motion = now;
+        }
+        // Idle: nothing moved for an idle check. With `idle_keyframes_only` the camera then
+        // decodes keyframes only, until motion shows on one of them.
+        if cfg.capture.idle_keyframes_only {
+            self.source.set_idle(now.duration_since(self.last_motion) >= cfg.idle_check.min(IDLE_AFTER));
+        }
+        let idle_due = !cfg.motion_gating || self.last_whole.is_none_or(|t| now.duration_since(t) >= cfg.idle_check);
+        if idle_due {
+            self.last_whole = Some(now);
+            return Look::At(PixelRect::full(view.width(), view.height()));
+        }
+        // Something that arrived and now stays still, already recognised: the picture is the
+        // last analysed one's, so its detections stand in for the models'.
+        match moving {
+            Some(m) if m.settling(self.motion.config()) && settled() => Look::Unchanged,
+            Some(m) => Look::At(m.look),
+            None => Look::Still,
+        }
+    }
+
+    /// Counts a frame the models did not look at.
+    pub fn spared(&self, look: Look) {
+        if look == Look::Unchanged { &self.counts.decided } else { &self.counts.still }.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an analysed frame: where the models looked, the share of the frame's pixels they
+    /// saw, whether it showed faces and how long the face detector took.
+    pub fn analysed(&mut self, look: PixelRect, frame: (u32, u32), share: f64, faces: bool, detect_ms: f64) {
+        self.counts.analysed.fetch_add(1, Ordering::Relaxed);
+        let s = &mut self.summary;
+        s.frames_on_region += u64::from(!look.is_full(frame.0, frame.1));
+        s.mean_region_share += share;
+        s.frames_with_faces += u64::from(faces);
+        self.detect_total_ms += detect_ms;
+    }
+}
+
+impl CameraSlot<Camera> {
+    /// Stops the camera and says what the run did with it.
+    pub fn finish(self) -> CameraSummary {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = self.summary;
+        let n = &self.counts;
+        (s.frames_analysed, s.frames_unchanged) = (load(&n.analysed), load(&n.decided));
+        s.frames_still = load(&n.still) + s.frames_unchanged;
+        let frames = FrameSource::frames(&self.source);
+        s.frames_received = frames.put_count();
+        s.frames_overwritten = frames.overwritten_count();
+        s.reconnects = self.source.stats().reconnects.load(Ordering::Relaxed);
+        let analysed = s.frames_analysed as f64;
+        s.mean_detect_ms = if s.frames_analysed > 0 { self.detect_total_ms / analysed } else { 0.0 };
+        s.mean_region_share = if s.frames_analysed > 0 { s.mean_region_share / analysed } else { 0.0 };
+        self.source.stop();
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use menwei_core::clock::{Clock, ManualClock};
+    use menwei_core::handoff::Latest;
+    use std::sync::atomic::AtomicBool;
+
+    #[derive(Default)]
+    struct Fake {
+        frames: Arc<Latest<Frame>>,
+        idle: AtomicBool,
+    }
+
+    impl Source for Fake {
+        fn frames(&self) -> &Arc<Latest<Frame>> {
+            &self.frames
+        }
+        fn set_idle(&self, idle: bool) {
+            self.idle.store(idle, Ordering::Relaxed);
+        }
+    }
+
+    fn camera(extra: &str) -> config::Camera {
+        let models = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models");
+        let toml = format!(
+            "compound_id = \"c\"\n[models]\ndir = \"{models}\"\n[[cameras]]\nid = \"gate\"\nurl = \"rtsp://127.0.0.1:9/gate\"\n{extra}"
+        );
+        config::parse(&toml, std::path::Path::new("edge.toml")).expect("config").cameras.remove(0)
+    }
+
+    fn frame(seq: u64, grey: u8) -> Frame {
+        Frame {
+            camera_id: "gate".into(),
+            seq,
+            pts_ns: None,
+            arrived: Instant::now(),
+            arrived_wall: std::time::SystemTime::now(),
+            width: 64,
+            height: 48,
+            stride_bytes: 64 * 3,
+            data: Box::new(vec![grey; 64 * 48 * 3]),
+            full: None,
+        }
+    }
+
+    #[test]
+    fn a_camera_is_due_once_per_period_without_piling_up() {
+        let cfg = camera("detect_fps = 5");
+        let clock = ManualClock::new();
+        let mut slot = CameraSlot::new(&cfg, Fake::default(), clock.now());
+        assert!(slot.take_due(clock.now()).is_none(), "no frame yet");
+        slot.source().frames.put(frame(1, 0));
+        assert!(slot.take_due(clock.now()).is_some());
+        slot.source().frames.put(frame(2, 0));
+        clock.advance(Duration::from_millis(150));
+        assert!(slot.take_due(clock.now()).is_none(), "not due within 200 ms");
+        clock.advance(Duration::from_millis(50));
+        assert!(slot.take_due(clock.now()).is_some());
+        // After a busy spell of a second the camera may catch up by one frame, not by five:
+        // then the period resumes.
+        clock.advance(Duration::from_secs(1));
+        for seq in [3, 4] {
+            slot.source().frames.put(frame(seq, 0));
+            assert!(slot.take_due(clock.now()).is_some(), "frame {seq}");
+        }
+        slot.source().frames.put(frame(5, 0));
+        assert!(slot.take_due(clock.now()).is_none());
+        clock.advance(Duration::from_millis(200));
+        assert!(slot.take_due(clock.now()).is_some());
+    }
+
+    #[test]
+    fn the_models_see_the_whole_frame_once_per_idle_check_and_rest_on_a_still_scene() {
+        let cfg = camera("idle_check_secs = 10");
+        let clock = ManualClock::new();
+        let mut slot = CameraSlot::new(&cfg, Fake::default(), clock.now());
+        let f = frame(1, 40);
+        let view = f.view().unwrap();
+        let whole = Look::At(PixelRect::full(64, 48));
+        assert_eq!(slot.look(&cfg, view, clock.now(), || true), whole, "the first frame is looked at whole");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(slot.look(&cfg, view, clock.now(), || true), Look::Still);
+        clock.advance(Duration::from_secs(9));
+        assert_eq!(slot.look(&cfg, view, clock.now(), || true), whole, "the idle check is due");
+        slot.spared(Look::Still);
+        assert_eq!(slot.counts().still.load(Ordering::Relaxed), 1);
+        // Without motion gating every frame is looked at whole.
+        let every = camera("motion_gating = false");
+        let mut slot = CameraSlot::new(&every, Fake::default(), clock.now());
+        for _ in 0..3 {
+            assert_eq!(slot.look(&every, view, clock.now(), || true), whole);
+        }
+    }
+
+    #[test]
+    fn a_camera_that_stays_still_decodes_keyframes_only_until_something_moves() {
+        let cfg = camera("motion_gating = true\nidle_keyframes_only = true\nidle_check_secs = 10");
+        let clock = ManualClock::new();
+        let mut slot = CameraSlot::new(&cfg, Fake::default(), clock.now());
+        let f = frame(1, 40);
+        slot.look(&cfg, f.view().unwrap(), clock.now(), || true);
+        assert!(!slot.source().idle.load(Ordering::Relaxed));
+        clock.advance(IDLE_AFTER);
+        slot.look(&cfg, f.view().unwrap(), clock.now(), || true);
+        assert!(slot.source().idle.load(Ordering::Relaxed), "idle after {IDLE_AFTER:?} without motion");
+    }
+}
