@@ -12,12 +12,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use menwei_core::shutdown;
 use serde_json::Value;
 
 #[derive(Debug, Parser)]
@@ -171,7 +171,7 @@ fn describe(topic: &str, payload: &[u8]) -> String {
 
 /// Prints every event published on the broker (a plain subscriber: central's shared
 /// subscription is not affected) and keeps its payload in `seen`.
-fn print_events(host: String, port: u16, stop: Arc<AtomicBool>, seen: Arc<Mutex<Vec<Value>>>) {
+fn print_events(host: String, port: u16, stop: shutdown::Receiver, seen: Arc<Mutex<Vec<Value>>>) {
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::mqttbytes::v5::Packet;
     use rumqttc::v5::{Client, Event, MqttOptions};
@@ -181,7 +181,7 @@ fn print_events(host: String, port: u16, stop: Arc<AtomicBool>, seen: Arc<Mutex<
         let (client, mut conn) = Client::new(o, 64);
         let _ = client.subscribe("menwei/v1/+/events/#", QoS::AtLeastOnce);
         for ev in conn.iter() {
-            if stop.load(Ordering::Relaxed) {
+            if stop.is_down() {
                 return;
             }
             match ev {
@@ -222,9 +222,8 @@ fn api_get(base: &str, token: &str, path: &str) -> anyhow::Result<Value> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let stop = Arc::new(AtomicBool::new(false));
     let mut children = Children::default();
-    let result = demo(&args, &stop, &mut children);
+    let result = demo(&args, &on_signal(), &mut children);
     children.stop();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -235,169 +234,200 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow::Result<()> {
-    let root = args.root.canonicalize().context("--root")?;
-    let bin = |name: &str| root.join(&args.bin).join(name);
-    for b in ["menwei-edge", "menwei-central"] {
-        anyhow::ensure!(bin(b).is_file(), "{} is missing: build it (scripts/demo does)", bin(b).display());
+/// Ctrl-C and SIGTERM give the returned signal.
+fn on_signal() -> shutdown::Receiver {
+    let (tx, rx) = shutdown::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        rt.block_on(async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        });
+        tx.shutdown();
+    });
+    rx
+}
+
+/// Where the demo runs: the checkout, its binaries, and the run's folder.
+struct Place {
+    root: PathBuf,
+    bin: PathBuf,
+    dir: PathBuf,
+}
+
+impl Place {
+    fn bin(&self, name: &str) -> PathBuf {
+        self.root.join(&self.bin).join(name)
     }
+    fn log(&self, name: &str) -> std::io::Result<std::fs::File> {
+        std::fs::File::create(self.dir.join(format!("{name}.log")))
+    }
+}
+
+fn demo(args: &Args, stop: &shutdown::Receiver, children: &mut Children) -> anyhow::Result<()> {
+    let root = args.root.canonicalize().context("--root")?;
     let dir = args.dir.clone().unwrap_or_else(|| root.join("var/demo"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let dir = dir.canonicalize()?;
-    let log = |name: &str| std::fs::File::create(dir.join(format!("{name}.log")));
-
-    // Ctrl-C and SIGTERM set `stop`.
-    {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-            rt.block_on(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            });
-            stop.store(true, Ordering::SeqCst);
-        });
+    let place = Place { root, bin: args.bin.clone(), dir: dir.canonicalize()? };
+    for b in ["menwei-edge", "menwei-central"] {
+        anyhow::ensure!(place.bin(b).is_file(), "{} is missing: build it (scripts/demo does)", place.bin(b).display());
     }
-
-    // 1. The broker.
-    let (mq_host, mq_port) = match &args.broker {
-        Some(url) => {
-            let rest = url.strip_prefix("mqtt://").context("--broker must be mqtt://host:port")?;
-            let (h, p) = rest.rsplit_once(':').unwrap_or((rest, "1883"));
-            (h.to_owned(), p.parse::<u16>().context("--broker port")?)
-        }
-        None => {
-            let port = free_port();
-            let conf = dir.join("mosquitto.conf");
-            std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"))?;
-            let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
-                .into_iter()
-                .find(|p| Path::new(p).is_file())
-                .context("mosquitto is not installed: run scripts/setup")?;
-            let child =
-                Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log("mosquitto")?).spawn()?;
-            children.0.push(("mosquitto", child));
-            wait_port(port, "Mosquitto", children, &dir)?;
-            ("127.0.0.1".to_owned(), port)
-        }
-    };
+    let (mq_host, mq_port) = start_broker(args, &place, children)?;
     let broker = format!("mqtt://{mq_host}:{mq_port}");
     let seen = Arc::new(Mutex::new(Vec::new()));
     print_events(mq_host.clone(), mq_port, stop.clone(), seen.clone());
+    let scene = menwei_demo::Scene::gate(&place.root)?;
+    let central = start_central(args, &place, &broker, &scene, children)?;
+    let (camera_url, _server) = camera(args, &place, &scene)?;
+    let edge = start_edge(&place, &broker, &camera_url, &scene, children)?;
+    if !wait_for_register(&central, stop)? {
+        return Ok(());
+    }
+    banner(args, &place, &central, &edge, &broker);
+    watch(args, &place, &scene, &seen, stop, children)
+}
 
-    // 2. Central on SQLite, the example district, an admin, the register.
+/// The broker (step 1): the one given, or a Mosquitto of our own on a free port.
+fn start_broker(args: &Args, place: &Place, children: &mut Children) -> anyhow::Result<(String, u16)> {
+    if let Some(url) = &args.broker {
+        let rest = url.strip_prefix("mqtt://").context("--broker must be mqtt://host:port")?;
+        let (h, p) = rest.rsplit_once(':').unwrap_or((rest, "1883"));
+        return Ok((h.to_owned(), p.parse::<u16>().context("--broker port")?));
+    }
+    let port = free_port();
+    let conf = place.dir.join("mosquitto.conf");
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"))?;
+    let mosquitto = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file())
+        .context("mosquitto is not installed: run scripts/setup")?;
+    let child =
+        Command::new(mosquitto).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(place.log("mosquitto")?).spawn()?;
+    children.0.push(("mosquitto", child));
+    wait_port(port, "Mosquitto", children, &place.dir)?;
+    Ok(("127.0.0.1".to_owned(), port))
+}
+
+/// Central as the demo runs it: its address, and the admin's session.
+struct Central {
+    base: String,
+    token: String,
+    password: String,
+}
+
+/// Central (step 2) on SQLite, the example district, an admin, the register.
+fn start_central(
+    args: &Args,
+    place: &Place,
+    broker: &str,
+    scene: &menwei_demo::Scene,
+    children: &mut Children,
+) -> anyhow::Result<Central> {
     let http = port_or_free(args.http_port);
-    let central_cfg = dir.join("central.toml");
+    let cfg = place.dir.join("central.toml");
     std::fs::write(
-        &central_cfg,
+        &cfg,
         format!(
             "[http]\nlisten = \"127.0.0.1:{http}\"\n[database]\nurl = \"sqlite://central.db\"\n[broker]\nurl = \"{broker}\"\n\
              client_id = \"menwei-central-demo\"\n[orders]\ndue_minutes = 30\n"
         ),
     )?;
     let central = |sub: &[&str]| {
-        let mut c = Command::new(bin("menwei-central"));
-        c.args(sub).arg("--config").arg(&central_cfg);
+        let mut c = Command::new(place.bin("menwei-central"));
+        c.args(sub).arg("--config").arg(&cfg);
         c
     };
-    run_ok(central(&["structure"]).arg(root.join("config/district.example.toml")), "loading the district", "")?;
+    let district = place.root.join("config/district.example.toml");
+    run_ok(central(&["structure"]).arg(district), "loading the district", "")?;
     let password = random_password();
-    run_ok(
-        central(&["user"]).args(["add", "admin", "--role", "admin", "--password-stdin"]),
-        "adding the admin",
-        &password,
-    )?;
-    let child = Command::new(bin("menwei-central"))
-        .args(["run", "--config"])
-        .arg(&central_cfg)
-        .stdout(Stdio::null())
-        .stderr(log("menwei-central")?)
-        .spawn()?;
+    let add_admin = ["add", "admin", "--role", "admin", "--password-stdin"];
+    run_ok(central(&["user"]).args(add_admin), "adding the admin", &password)?;
+    let child = central(&["run"]).stdout(Stdio::null()).stderr(place.log("menwei-central")?).spawn()?;
     children.0.push(("menwei-central", child));
-    wait_port(http, "menwei-central", children, &dir)?;
+    wait_port(http, "menwei-central", children, &place.dir)?;
     let base = format!("http://127.0.0.1:{http}");
     let login = api(&base, None, "/api/login", &format!(r#"{{"username":"admin","password":"{password}"}}"#))?;
     let token = login["token"].as_str().context("no token")?.to_owned();
-    let scene = menwei_demo::Scene::gate(&root)?;
-    api(
-        &base,
-        Some(&token),
-        "/api/households",
-        r#"{"ref":"h-101","compound":"c-demo","building":"1号楼","unit":"1单元","room":"101"}"#,
-    )?;
-    api(
-        &base,
-        Some(&token),
+    let post = |path: &str, body: &str| api(&base, Some(&token), path, body);
+    post("/api/households", r#"{"ref":"h-101","compound":"c-demo","building":"1号楼","unit":"1单元","room":"101"}"#)?;
+    post(
         "/api/residents",
         r#"{"ref":"r-obama","household":"h-101","name":"演示住户","face_enabled":true,"consent_at":"2026-11-01","consent_method":"written"}"#,
     )?;
-    api(
-        &base,
-        Some(&token),
-        "/api/vehicles",
-        &format!(r#"{{"plate":"{}","household":"h-101","color":"blue"}}"#, scene.registered_plate),
-    )?;
+    post("/api/vehicles", &format!(r#"{{"plate":"{}","household":"h-101","color":"blue"}}"#, scene.registered_plate))?;
+    Ok(Central { base, token, password })
+}
 
-    // 3. The camera: the gate clip over RTSP, or the one given.
-    let _server;
-    let camera_url = match &args.camera {
-        Some(url) => url.clone(),
-        None => {
-            say!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
-            // 10 s of empty gate first: time for the edge to connect and take the register
-            // from central before the first car.
-            let clip = menwei_demo::gate_clip(&dir, &scene.pictures, LEAD_IN_SECS, PICTURE_SECS, 5, 5)?;
-            let server = menwei_capture::server::RtspServer::start(
-                0,
-                &[menwei_capture::server::Mount::h264_file("/gate", &clip)],
-            )?;
-            let url = server.url("/gate");
-            _server = server;
-            url
-        }
-    };
-
-    // 4. The edge box: its config, the resident's face enrolled, then the daemon.
-    let key = dir.join("template.key");
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw).expect("the OS random source");
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&key)?;
-        f.write_all(raw.iter().map(|b| format!("{b:02x}")).collect::<String>().as_bytes())?;
+/// The camera (step 3): the one given, or the gate clip over RTSP; the server lives as long
+/// as the returned handle.
+fn camera(
+    args: &Args,
+    place: &Place,
+    scene: &menwei_demo::Scene,
+) -> anyhow::Result<(String, Option<menwei_capture::server::RtspServer>)> {
+    if let Some(url) = &args.camera {
+        return Ok((url.clone(), None));
     }
+    say!("demo: building the gate clip (plates: {}) ...", scene.plates_from);
+    // 10 s of empty gate first: time for the edge to connect and take the register from
+    // central before the first car.
+    let clip = menwei_demo::gate_clip(&place.dir, &scene.pictures, LEAD_IN_SECS, PICTURE_SECS, 5, 5)?;
+    let server =
+        menwei_capture::server::RtspServer::start(0, &[menwei_capture::server::Mount::h264_file("/gate", &clip)])?;
+    Ok((server.url("/gate"), Some(server)))
+}
+
+/// The edge box as the demo runs it.
+struct Edge {
+    cfg: PathBuf,
+    http: u16,
+}
+
+/// Creates `path` readable by its owner only (a real camera's URL carries its password).
+fn private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    f.write_all(contents)
+}
+
+/// The edge box (step 4): its config, the resident's face enrolled, then the daemon.
+fn start_edge(
+    place: &Place,
+    broker: &str,
+    camera_url: &str,
+    scene: &menwei_demo::Scene,
+    children: &mut Children,
+) -> anyhow::Result<Edge> {
+    let mut raw = [0u8; 32];
+    getrandom::fill(&mut raw).expect("the OS random source");
+    private_file(
+        &place.dir.join("template.key"),
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>().as_bytes(),
+    )?;
     let edge_http = free_port();
-    let edge_cfg = dir.join("edge.toml");
-    // Mode 600 from the start: a real camera's URL carries its password.
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&edge_cfg)?;
-    }
-    std::fs::write(
-        &edge_cfg,
-        format!(
-            "# Written by menwei-demo. To watch a real camera, change `url` below.\n\
-             compound_id = \"c-demo\"\n[models]\ndir = \"{models}\"\nmanifest = \"{models}/models.toml\"\nintra_threads = 2\n\
-             [[cameras]]\nid = \"north-1\"\nurl = \"{camera_url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
-             detect_fps = 5\nmotion_gating = true\n\
-             [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
-             [broker]\nurl = \"{broker}\"\n[outbox]\npath = \"outbox.db\"\n\
-             [http]\nlisten = \"127.0.0.1:{edge_http}\"\n[matching]\nretrigger_secs = 120\n\
-             [snapshots]\ndir = \"snapshots\"\nkeep_hours = 24\n",
-            models = root.join("models").display(),
-        ),
-    )?;
+    let cfg = place.dir.join("edge.toml");
+    let text = format!(
+        "# Written by menwei-demo. To watch a real camera, change `url` below.\n\
+         compound_id = \"c-demo\"\n[models]\ndir = \"{models}\"\nmanifest = \"{models}/models.toml\"\nintra_threads = 2\n\
+         [[cameras]]\nid = \"north-1\"\nurl = \"{camera_url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
+         detect_fps = 5\nmotion_gating = true\n\
+         [register]\npath = \"register.db\"\nkey_file = \"template.key\"\n\
+         [broker]\nurl = \"{broker}\"\n[outbox]\npath = \"outbox.db\"\n\
+         [http]\nlisten = \"127.0.0.1:{edge_http}\"\n[matching]\nretrigger_secs = 120\n\
+         [snapshots]\ndir = \"snapshots\"\nkeep_hours = 24\n",
+        models = place.root.join("models").display(),
+    );
+    private_file(&cfg, text.as_bytes())?;
     let edge = |sub: &str| {
-        let mut c = Command::new(bin("menwei-edge"));
-        c.arg(sub).arg("--config").arg(&edge_cfg);
+        let mut c = Command::new(place.bin("menwei-edge"));
+        c.arg(sub).arg("--config").arg(&cfg);
         c
     };
-    run_ok(Command::new(bin("menwei-edge")).arg("check-config").arg(&edge_cfg), "checking the edge config", "")?;
+    run_ok(Command::new(place.bin("menwei-edge")).arg("check-config").arg(&cfg), "checking the edge config", "")?;
     run_ok(
         edge("enroll")
             .args(["--resident", "r-obama", "--household", "h-101", "--consent", "written form 2026-11-01"])
@@ -405,38 +435,42 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         "enrolling the resident's face",
         "",
     )?;
-    let child = edge("run").stdout(Stdio::null()).stderr(log("menwei-edge")?).spawn()?;
+    let child = edge("run").stdout(Stdio::null()).stderr(place.log("menwei-edge")?).spawn()?;
     children.0.push(("menwei-edge", child));
-    wait_port(edge_http, "menwei-edge", children, &dir)?;
-    // The register reaches the edge from central (sync batches): wait until it has applied them.
+    wait_port(edge_http, "menwei-edge", children, &place.dir)?;
+    Ok(Edge { cfg, http: edge_http })
+}
+
+/// The register reaches the edge from central (sync batches): waits until it has applied them
+/// (or 60 s). False when stopped meanwhile.
+fn wait_for_register(central: &Central, stop: &shutdown::Receiver) -> anyhow::Result<bool> {
     let t = Instant::now();
     loop {
-        let edges = api_get(&base, &token, "/api/edges")?;
+        let edges = api_get(&central.base, &central.token, "/api/edges")?;
         let demo = edges["edges"].as_array().and_then(|e| e.iter().find(|e| e["compound"] == "c-demo").cloned());
         if let Some(e) = demo.filter(|e| e["latest_version"].as_u64() > Some(0) && e["behind"] == false) {
             say!("demo: the edge applied the register (version {})", e["register_version"]);
-            break;
+            return Ok(true);
         }
         if t.elapsed() > Duration::from_secs(60) {
             say!("demo: the edge has not confirmed the register after 60 s: cars may show as unknown");
-            break;
+            return Ok(true);
         }
-        if stop.load(Ordering::SeqCst) {
-            return Ok(());
+        if stop.wait_for(Duration::from_millis(200)) {
+            return Ok(false);
         }
-        std::thread::sleep(Duration::from_millis(200));
     }
+}
 
+fn banner(args: &Args, place: &Place, central: &Central, edge: &Edge, broker: &str) {
     out!();
     out!("  menwei demo: compound c-demo, gate north");
-    out!("  dashboard   {base}/   (user admin, password {password})");
-    out!(
-        "  camera      {}",
-        if args.camera.is_some() { "the one given with --camera" } else { "the gate clip over RTSP" }
-    );
-    out!("  edge        {}  (/metrics on 127.0.0.1:{edge_http})", edge_cfg.display());
+    out!("  dashboard   {}/   (user admin, password {})", central.base, central.password);
+    let camera = if args.camera.is_some() { "the one given with --camera" } else { "the gate clip over RTSP" };
+    out!("  camera      {camera}");
+    out!("  edge        {}  (/metrics on 127.0.0.1:{})", edge.cfg.display(), edge.http);
     out!("  broker      {broker}");
-    out!("  logs        {}/*.log", dir.display());
+    out!("  logs        {}/*.log", place.dir.display());
     if args.once {
         out!("  --once: the gate clip plays once; the demo stops when its events are in.");
     } else {
@@ -444,13 +478,24 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     }
     out!();
     out!("  events as they reach the broker:");
+}
 
+/// Until Ctrl-C (or, with `--once`, until the clip's events are in or its time is up), with
+/// every child watched.
+fn watch(
+    args: &Args,
+    place: &Place,
+    scene: &menwei_demo::Scene,
+    seen: &Mutex<Vec<Value>>,
+    stop: &shutdown::Receiver,
+    children: &mut Children,
+) -> anyhow::Result<()> {
     let clip_secs = u64::from(LEAD_IN_SECS + PICTURE_SECS * scene.pictures.len() as u32);
     let deadline = Instant::now() + Duration::from_secs(clip_secs) + ONCE_SLACK;
     let expected = scene.expected();
     let arrived =
         |seen: &[Value]| expected.iter().map(|e| seen.iter().find(|v| e.matches(v)).cloned()).collect::<Vec<_>>();
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_down() {
         if args.once {
             let found = arrived(&seen.lock().unwrap_or_else(|e| e.into_inner()));
             if found.iter().all(Option::is_some) || Instant::now() > deadline {
@@ -460,10 +505,10 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
         }
         for (name, c) in &mut children.0 {
             if let Ok(Some(s)) = c.try_wait() {
-                bail!("{name} exited ({s}); see {}/{name}.log", dir.display());
+                bail!("{name} exited ({s}); see {}/{name}.log", place.dir.display());
             }
         }
-        std::thread::sleep(Duration::from_millis(200));
+        stop.wait_for(Duration::from_millis(200));
     }
     say!("demo: stopping");
     if args.once {
@@ -473,8 +518,6 @@ fn demo(args: &Args, stop: &Arc<AtomicBool>, children: &mut Children) -> anyhow:
     Ok(())
 }
 
-/// `--once`'s verdict: each expected event with the sequence number it arrived under, or
-/// MISSING; an error when any is missing.
 fn summary(expected: &[menwei_demo::Expected], found: &[Option<Value>], all: usize) -> anyhow::Result<()> {
     let n = found.iter().filter(|f| f.is_some()).count();
     out!();

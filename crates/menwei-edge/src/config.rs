@@ -147,14 +147,37 @@ pub mod raw {
     }
 }
 
-/// ONNX Runtime logs every graph transformation at INFO: keep it to warnings by default.
-pub const DEFAULT_LOG_FILTER: &str = "info,ort=warn";
+pub mod defaults {
+    //! Every default of `edge.toml`, in one place (docs/ref/config.md lists them).
+    use std::time::Duration;
 
-/// How often a motion-gated camera's models see the whole frame, motion or not. A whole look
-/// costs a camera about a frame's full analysis (110 CPU-ms at 720p on the development box), so
-/// at 10 s an idle 720p camera at 10 frames/s costs about a third more than its decode
-/// (docs/design/performance.md).
-pub const DEFAULT_IDLE_CHECK_SECS: f64 = 10.0;
+    /// ONNX Runtime logs every graph transformation at INFO: keep it to warnings by default.
+    pub const LOG_FILTER: &str = "info,ort=warn";
+    pub const FACE_DETECTOR: &str = "scrfd_500m";
+    pub const INTRA_THREADS: i64 = 1;
+    /// The plate detector's input, longest side (see docs/design/vision.md for the cost).
+    pub const PLATE_MAX_SIDE: u32 = 1600;
+    pub const PLATE_UPSCALE: f32 = 2.0;
+    pub const DETECT_FPS: f64 = 5.0;
+    pub const FACE_SCORE_THRESHOLD: f64 = 0.5;
+    pub const ROLE: &str = "face";
+    /// How often a motion-gated camera's models see the whole frame, motion or not. A whole
+    /// look costs a camera about a frame's full analysis (110 CPU-ms at 720p on the development
+    /// box), so at 10 s an idle 720p camera at 10 frames/s costs about a third more than its
+    /// decode (docs/design/performance.md).
+    pub const IDLE_CHECK_SECS: f64 = 10.0;
+    /// The capture crate's defaults, which `CameraConfig::new` uses too.
+    pub const WATCHDOG: Duration = menwei_capture::DEFAULT_WATCHDOG;
+    pub const RTSP_LATENCY: Duration = menwei_capture::DEFAULT_RTSP_LATENCY;
+    pub const DECODE_THREADS: u32 = menwei_capture::DEFAULT_DECODE_THREADS;
+    pub const SNAPSHOT_KEEP_HOURS: f64 = 72.0;
+    pub const SNAPSHOT_MAX_FILES: i64 = 10_000;
+}
+
+/// The default log filter.
+pub const DEFAULT_LOG_FILTER: &str = defaults::LOG_FILTER;
+/// The default idle check.
+pub const DEFAULT_IDLE_CHECK_SECS: f64 = defaults::IDLE_CHECK_SECS;
 
 /// The validated config.
 #[derive(Clone, Debug)]
@@ -287,281 +310,23 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
 
     check_id(&mut issues, "compound_id", &raw.compound_id);
     let log_format = raw.log.format(&mut issues);
-    let log_filter = raw.log.filter.unwrap_or_else(|| DEFAULT_LOG_FILTER.into());
+    let log_filter = raw.log.filter.clone().unwrap_or_else(|| defaults::LOG_FILTER.into());
     if let Err(e) = log_filter.parse::<tracing_subscriber::EnvFilter>() {
         issues.add("log.filter", format!("invalid filter: {e}"));
     }
-
-    let models_dir = resolve(&raw.models.dir);
-    if !models_dir.is_dir() {
-        issues.add("models.dir", format!("{} is not a directory", models_dir.display()));
-    }
-    let models_manifest = raw.models.manifest.as_deref().map_or_else(|| models_dir.join("models.toml"), resolve);
-    let face_detector = raw.models.face_detector.unwrap_or_else(|| "scrfd_500m".into());
-    match menwei_vision::ModelStore::open(&models_manifest, &models_dir) {
-        Ok(store) => {
-            if let Err(e) = store.entry(&face_detector) {
-                issues.add("models.face_detector", e.to_string());
-            } else if !matches!(store.entry(&face_detector).map(|e| &e.task), Ok(menwei_vision::Task::FaceDetection)) {
-                issues.add("models.face_detector", format!("`{face_detector}` is not a face-detection model"));
-            }
-        }
-        Err(e) => issues.add("models.manifest", e.to_string()),
-    }
-    let intra_threads = raw.models.intra_threads.unwrap_or(1);
-    if !(1..=64).contains(&intra_threads) {
-        issues.add("models.intra_threads", format!("{intra_threads} is not between 1 and 64"));
-    }
-    let plate_max_side = raw.models.plate_max_side.unwrap_or(1600);
-    if !(320..=3200).contains(&plate_max_side) || plate_max_side % 32 != 0 {
-        issues.add("models.plate_max_side", format!("{plate_max_side} is not a multiple of 32 from 320 to 3200"));
-    }
-    let plate_upscale = raw.models.plate_upscale.unwrap_or(2.0);
-    if !(1.0..=4.0).contains(&plate_upscale) {
-        issues.add("models.plate_upscale", format!("{plate_upscale} is not between 1 and 4"));
-    }
-
-    let d = &raw.defaults;
-    if raw.cameras.is_empty() {
-        issues.add("cameras", "at least one [[cameras]] entry is needed");
-    }
-    let mut seen = HashSet::new();
-    let mut cameras = Vec::new();
-    for (i, c) in raw.cameras.iter().enumerate() {
-        let k = |field: &str| format!("cameras[{i}].{field}");
-        check_id(&mut issues, &k("id"), &c.id);
-        if !seen.insert(c.id.as_str()) {
-            issues.add(k("id"), format!("`{}` is used by an earlier camera", c.id));
-        }
-        let s = &c.settings;
-        // Each setting: the camera's own, else the default; the key path names where it came from.
-        macro_rules! pick {
-            ($f:ident) => {
-                match (s.$f.clone(), d.$f.clone()) {
-                    (Some(v), _) => (Some(v), k(stringify!($f))),
-                    (None, v) => (v, format!("defaults.{}", stringify!($f))),
-                }
-            };
-        }
-        let url = match SourceUrl::parse(&c.url) {
-            Ok(SourceUrl::File(p)) => {
-                let p = resolve(&p);
-                if !p.is_file() {
-                    issues.add(k("url"), format!("file {} does not exist", p.display()));
-                }
-                Some(SourceUrl::File(p))
-            }
-            Ok(u) => Some(u),
-            Err(e) => {
-                issues.add(k("url"), e.to_string());
-                None
-            }
-        };
-        let (fps, fps_key) = pick!(detect_fps);
-        let detect_fps = fps.unwrap_or(5.0);
-        if !(detect_fps > 0.0 && detect_fps <= 60.0) {
-            issues.add(fps_key, format!("{detect_fps} is not in (0, 60]"));
-        }
-        let (thr, thr_key) = pick!(face_score_threshold);
-        let face_score_threshold = thr.unwrap_or(0.5);
-        if !(face_score_threshold > 0.0 && face_score_threshold < 1.0) {
-            issues.add(thr_key, format!("{face_score_threshold} is not in (0, 1)"));
-        }
-        let (wd, wd_key) = pick!(watchdog_secs);
-        let watchdog = wd.unwrap_or(20.0);
-        if !(1.0..=3600.0).contains(&watchdog) {
-            issues.add(wd_key, format!("{watchdog} s is not between 1 and 3600"));
-        }
-        let (tr, tr_key) = pick!(rtsp_transport);
-        let rtsp_tcp = match tr.as_deref().unwrap_or("tcp") {
-            "tcp" => true,
-            "udp" => false,
-            other => {
-                issues.add(tr_key, format!("`{other}` is not one of tcp, udp"));
-                true
-            }
-        };
-        let (lat, lat_key) = pick!(rtsp_latency_ms);
-        let latency = lat.unwrap_or(200);
-        if !(0..=10_000).contains(&latency) {
-            issues.add(lat_key, format!("{latency} ms is not between 0 and 10000"));
-        }
-        let (sw, sw_key) = pick!(scale_width);
-        if let Some(w) = sw.filter(|w| !(32..=7680).contains(w) || w % 2 != 0) {
-            issues.add(sw_key, format!("{w} is not an even width between 32 and 7680"));
-        }
-        let (dec, dec_key) = pick!(decode);
-        let decode = match dec.as_deref() {
-            None => Decode::Software,
-            Some(d) => Decode::parse(d).unwrap_or_else(|| {
-                issues.add(dec_key, format!("`{d}` is not one of {}", Decode::CHOICES));
-                Decode::Software
-            }),
-        };
-        let (dt, dt_key) = pick!(decode_threads);
-        let decode_threads = dt.unwrap_or(1);
-        if !(1..=16).contains(&decode_threads) {
-            issues.add(dt_key, format!("{decode_threads} is not between 1 and 16"));
-        }
-        let (gate, _) = pick!(gate);
-        let (role, role_key) = pick!(role);
-        let role = role.unwrap_or_else(|| "face".to_owned());
-        if !["face", "plate", "both"].contains(&role.as_str()) {
-            issues.add(role_key, format!("`{role}` is not one of face, plate, both"));
-        }
-        let (zones_raw, zones_key) = pick!(zones);
-        let mut zones = Vec::new();
-        for (z, poly) in zones_raw.unwrap_or_default().iter().enumerate() {
-            if poly.len() < 3 || poly.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
-                issues.add(
-                    format!("{zones_key}[{z}]"),
-                    "a zone is at least 3 [x, y] points, each a fraction of the picture from 0 to 1",
-                );
-            } else {
-                zones.push(poly.iter().map(|[x, y]| menwei_core::geom::Point { x: *x as f32, y: *y as f32 }).collect());
-            }
-        }
-        let (mg, _) = pick!(motion_gating);
-        let (idle, idle_key) = pick!(idle_check_secs);
-        let idle = idle.unwrap_or(DEFAULT_IDLE_CHECK_SECS);
-        if !(0.1..=3600.0).contains(&idle) {
-            issues.add(idle_key, format!("{idle} s is not between 0.1 and 3600"));
-        }
-        let (kf, kf_key) = pick!(idle_keyframes_only);
-        let idle_keyframes_only = kf.unwrap_or(false);
-        if idle_keyframes_only && !mg.unwrap_or(false) {
-            issues.add(kf_key, "needs motion_gating = true: idleness is what the motion gate decides");
-        }
-        let (dir, dir_key) = pick!(direction);
-        let direction = match dir.as_deref() {
-            None => None,
-            Some("entry") => Some(menwei_core::event::Direction::Entry),
-            Some("exit") => Some(menwei_core::event::Direction::Exit),
-            Some("both") => Some(menwei_core::event::Direction::Both),
-            Some(d) => {
-                issues.add(dir_key, format!("`{d}` is not one of entry, exit, both"));
-                None
-            }
-        };
-        if let Some(url) = url {
-            let mut cap = CameraConfig::new(&c.id, url);
-            cap.decode = decode;
-            cap.decode_threads = decode_threads.clamp(1, 16) as u32;
-            cap.looping = c.looping;
-            cap.watchdog = Duration::from_secs_f64(watchdog.clamp(1.0, 3600.0));
-            cap.rtsp_tcp = rtsp_tcp;
-            cap.rtsp_latency = Duration::from_millis(latency.clamp(0, 10_000) as u64);
-            cap.scale_width = sw.map(|w| w as u32);
-            cap.idle_keyframes_only = idle_keyframes_only;
-            cameras.push(Camera {
-                capture: cap,
-                detect_fps,
-                face_score_threshold: face_score_threshold as f32,
-                gate,
-                faces: role != "plate",
-                plates: role != "face",
-                direction,
-                zones,
-                motion_gating: mg.unwrap_or(true),
-                idle_check: Duration::from_secs_f64(idle.clamp(0.1, 3600.0)),
-            });
-        }
-    }
-
-    let provider = match raw.models.execution_provider.as_deref() {
-        None => menwei_vision::Provider::Cpu,
-        Some(p) => menwei_vision::Provider::parse(p).unwrap_or_else(|| {
-            issues
-                .add("models.execution_provider", format!("`{p}` is not one of {}", menwei_vision::Provider::CHOICES));
-            menwei_vision::Provider::Cpu
-        }),
-    };
-
+    let models = models(&raw.models, &resolve, &mut issues);
+    let cameras = cameras(&raw, &resolve, &mut issues);
     let broker = raw.broker.as_ref().and_then(|b| broker(b, &raw.compound_id, &resolve, &mut issues));
-    let outbox = raw.outbox.as_ref().map(|o| {
-        let mut limits = menwei_outbox::Limits::default();
-        for (key, class, v) in [
-            ("outbox.max_access", menwei_core::event::EventClass::Access, o.max_access),
-            ("outbox.max_security", menwei_core::event::EventClass::Security, o.max_security),
-            ("outbox.max_health", menwei_core::event::EventClass::Health, o.max_health),
-        ] {
-            match v {
-                Some(n) if n < 1 => issues.add(key, format!("{n} is not a positive number of events")),
-                Some(n) => {
-                    limits.per_class.insert(class, n as u64);
-                }
-                None => {}
-            }
-        }
-        OutboxSettings { path: resolve(&o.path), limits }
-    });
+    let outbox = raw.outbox.as_ref().map(|o| outbox(o, &resolve, &mut issues));
     if broker.is_some() && outbox.is_none() {
         issues.add("outbox", "a [broker] needs an [outbox]: events are committed there before they are published");
     }
-    let http = raw.http.as_ref().and_then(|h| match h.listen.parse::<std::net::SocketAddr>() {
-        Ok(a) => Some(a),
-        Err(_) => {
-            issues.add("http.listen", format!("`{}` is not an address:port such as 127.0.0.1:9464", h.listen));
-            None
-        }
-    });
-
-    let enroll_token_file = raw.http.as_ref().and_then(|h| h.enroll_token_file.as_deref()).map(&resolve);
-    if enroll_token_file.is_some() && raw.register.is_none() {
-        issues.add("http.enroll_token_file", "enrolment needs a [register]");
-    }
-    let mut matching = Matching::default();
-    if let Some(m) = &raw.matching {
-        let mut unit = |key: &str, v: Option<f64>, lo: f64, hi: f64, dst: &mut f32| {
-            if let Some(v) = v {
-                if (lo..=hi).contains(&v) {
-                    *dst = v as f32;
-                } else {
-                    issues.add(key, format!("{v} is not between {lo} and {hi}"));
-                }
-            }
-        };
-        unit("matching.face_threshold", m.face_threshold, 0.0, 1.0, &mut matching.face_threshold);
-        unit("matching.face_margin", m.face_margin, 0.0, 1.0, &mut matching.face_margin);
-        unit("matching.plate_max_distance", m.plate_max_distance, 0.0, 3.0, &mut matching.plate_max_distance);
-        if let Some(r) = m.retrigger_secs {
-            if (0.0..=3600.0).contains(&r) {
-                matching.retrigger_ms = (r * 1000.0) as i64;
-            } else {
-                issues.add("matching.retrigger_secs", format!("{r} is not between 0 and 3600"));
-            }
-        }
-        if let Some(n) = m.stranger_repeat {
-            if (2..=100).contains(&n) {
-                matching.stranger_repeat = n as usize;
-            } else {
-                issues.add("matching.stranger_repeat", format!("{n} is not between 2 and 100"));
-            }
-        }
-        if let Some(h) = m.stranger_window_hours {
-            if h > 0.0 && h <= 168.0 {
-                matching.stranger_window_ms = (h * 3_600_000.0) as i64;
-            } else {
-                issues.add("matching.stranger_window_hours", format!("{h} is not in (0, 168]"));
-            }
-        }
-    }
-
-    let snapshots = raw.snapshots.as_ref().map(|sn| {
-        let keep_hours = sn.keep_hours.unwrap_or(72.0);
-        if !(keep_hours > 0.0 && keep_hours <= 24.0 * 365.0) {
-            issues.add("snapshots.keep_hours", format!("{keep_hours} is not in (0, 8760]"));
-        }
-        let max_files = sn.max_files.unwrap_or(10_000);
-        if !(1..=10_000_000).contains(&max_files) {
-            issues.add("snapshots.max_files", format!("{max_files} is not between 1 and 10000000"));
-        }
-        crate::snapshots::SnapshotSettings {
-            dir: resolve(&sn.dir),
-            keep: Duration::from_secs_f64(keep_hours.clamp(0.001, 8760.0) * 3600.0),
-            max_files: max_files.clamp(1, 10_000_000) as usize,
-        }
-    });
+    let (http, enroll_token_file) = match &raw.http {
+        Some(h) => http(h, raw.register.is_some(), &resolve, &mut issues),
+        None => (None, None),
+    };
+    let matching = raw.matching.as_ref().map_or_else(Matching::default, |m| matching(m, &mut issues));
+    let snapshots = raw.snapshots.as_ref().map(|sn| snapshots(sn, &resolve, &mut issues));
 
     issues.finish(path)?;
     Ok(EdgeConfig {
@@ -569,14 +334,14 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         log_format,
         log_filter,
         onnxruntime: raw.runtime.onnxruntime.as_deref().map(resolve),
-        models_dir,
-        models_manifest,
-        face_detector,
-        intra_threads: intra_threads as usize,
+        models_dir: models.dir,
+        models_manifest: models.manifest,
+        face_detector: models.face_detector,
+        intra_threads: models.intra_threads,
         spinning: raw.models.spinning.unwrap_or(false),
-        plate_max_side: plate_max_side as u32,
-        plate_upscale: plate_upscale as f32,
-        provider,
+        plate_max_side: models.plate_max_side,
+        plate_upscale: models.plate_upscale,
+        provider: models.provider,
         cameras,
         register: raw
             .register
@@ -589,6 +354,337 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         matching,
         snapshots,
     })
+}
+
+/// `[models]`, validated.
+struct ModelSettings {
+    dir: PathBuf,
+    manifest: PathBuf,
+    face_detector: String,
+    intra_threads: usize,
+    plate_max_side: u32,
+    plate_upscale: f32,
+    provider: menwei_vision::Provider,
+}
+
+fn models(m: &raw::Models, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut Issues) -> ModelSettings {
+    let dir = resolve(&m.dir);
+    if !dir.is_dir() {
+        issues.add("models.dir", format!("{} is not a directory", dir.display()));
+    }
+    let manifest = m.manifest.as_deref().map_or_else(|| dir.join("models.toml"), resolve);
+    let face_detector = m.face_detector.clone().unwrap_or_else(|| defaults::FACE_DETECTOR.into());
+    match menwei_vision::ModelStore::open(&manifest, &dir) {
+        Ok(store) => match store.entry(&face_detector) {
+            Err(e) => issues.add("models.face_detector", e.to_string()),
+            Ok(e) if !matches!(e.task, menwei_vision::Task::FaceDetection) => {
+                issues.add("models.face_detector", format!("`{face_detector}` is not a face-detection model"))
+            }
+            Ok(_) => {}
+        },
+        Err(e) => issues.add("models.manifest", e.to_string()),
+    }
+    let intra_threads = m.intra_threads.unwrap_or(defaults::INTRA_THREADS);
+    issues.range("models.intra_threads", intra_threads, 1..=64);
+    let plate_max_side = m.plate_max_side.unwrap_or(i64::from(defaults::PLATE_MAX_SIDE));
+    if !(320..=3200).contains(&plate_max_side) || plate_max_side % 32 != 0 {
+        issues.add("models.plate_max_side", format!("{plate_max_side} is not a multiple of 32 from 320 to 3200"));
+    }
+    let plate_upscale = m.plate_upscale.unwrap_or(f64::from(defaults::PLATE_UPSCALE));
+    issues.range("models.plate_upscale", plate_upscale, 1.0..=4.0);
+    let provider = match m.execution_provider.as_deref() {
+        None => menwei_vision::Provider::Cpu,
+        Some(p) => menwei_vision::Provider::parse(p).unwrap_or_else(|| {
+            issues
+                .add("models.execution_provider", format!("`{p}` is not one of {}", menwei_vision::Provider::CHOICES));
+            menwei_vision::Provider::Cpu
+        }),
+    };
+    ModelSettings {
+        dir,
+        manifest,
+        face_detector,
+        intra_threads: intra_threads.clamp(1, 64) as usize,
+        plate_max_side: plate_max_side.clamp(320, 3200) as u32,
+        plate_upscale: plate_upscale as f32,
+        provider,
+    }
+}
+
+/// `[[cameras]]` with `[defaults]`; ids unique.
+fn cameras(raw: &raw::EdgeFile, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut Issues) -> Vec<Camera> {
+    if raw.cameras.is_empty() {
+        issues.add("cameras", "at least one [[cameras]] entry is needed");
+    }
+    let mut seen = HashSet::new();
+    let mut cameras = Vec::new();
+    for (i, c) in raw.cameras.iter().enumerate() {
+        let key = format!("cameras[{i}].id");
+        check_id(issues, &key, &c.id);
+        if !seen.insert(c.id.as_str()) {
+            issues.add(key, format!("`{}` is used by an earlier camera", c.id));
+        }
+        let pick = Pick { i, own: &c.settings, defaults: &raw.defaults };
+        let url = camera_url(&c.url, &format!("cameras[{i}].url"), resolve, issues);
+        let capture = capture_settings(&pick, issues);
+        let camera = camera(&pick, issues);
+        if let Some(url) = url {
+            let mut cap = CameraConfig::new(&c.id, url);
+            cap.looping = c.looping;
+            capture.apply(&mut cap);
+            cameras.push(Camera { capture: cap, ..camera });
+        }
+    }
+    cameras
+}
+
+/// A camera's setting: its own, else the default; the key path names where it came from.
+struct Pick<'a> {
+    i: usize,
+    own: &'a raw::CameraSettings,
+    defaults: &'a raw::CameraSettings,
+}
+
+impl Pick<'_> {
+    fn get<T: Clone>(&self, name: &str, f: impl Fn(&raw::CameraSettings) -> &Option<T>) -> (Option<T>, String) {
+        match (f(self.own), f(self.defaults)) {
+            (Some(v), _) => (Some(v.clone()), format!("cameras[{}].{name}", self.i)),
+            (None, v) => (v.clone(), format!("defaults.{name}")),
+        }
+    }
+}
+
+fn camera_url(url: &str, key: &str, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut Issues) -> Option<SourceUrl> {
+    match SourceUrl::parse(url) {
+        Ok(SourceUrl::File(p)) => {
+            let p = resolve(&p);
+            if !p.is_file() {
+                issues.add(key, format!("file {} does not exist", p.display()));
+            }
+            Some(SourceUrl::File(p))
+        }
+        Ok(u) => Some(u),
+        Err(e) => {
+            issues.add(key, e.to_string());
+            None
+        }
+    }
+}
+
+/// What the capture crate takes from a camera's settings.
+struct CaptureSettings {
+    watchdog: f64,
+    rtsp_tcp: bool,
+    latency_ms: i64,
+    scale_width: Option<i64>,
+    decode: Decode,
+    decode_threads: i64,
+    idle_keyframes_only: bool,
+}
+
+impl CaptureSettings {
+    fn apply(self, cap: &mut CameraConfig) {
+        cap.decode = self.decode;
+        cap.decode_threads = self.decode_threads.clamp(1, 16) as u32;
+        cap.watchdog = Duration::from_secs_f64(self.watchdog.clamp(1.0, 3600.0));
+        cap.rtsp_tcp = self.rtsp_tcp;
+        cap.rtsp_latency = Duration::from_millis(self.latency_ms.clamp(0, 10_000) as u64);
+        cap.scale_width = self.scale_width.map(|w| w as u32);
+        cap.idle_keyframes_only = self.idle_keyframes_only;
+    }
+}
+
+fn capture_settings(pick: &Pick<'_>, issues: &mut Issues) -> CaptureSettings {
+    let (wd, wd_key) = pick.get("watchdog_secs", |s| &s.watchdog_secs);
+    let watchdog = wd.unwrap_or(defaults::WATCHDOG.as_secs_f64());
+    issues.range_in(&wd_key, watchdog, 1.0..=3600.0, "s");
+    let (tr, tr_key) = pick.get("rtsp_transport", |s| &s.rtsp_transport);
+    let rtsp_tcp = match tr.as_deref().unwrap_or("tcp") {
+        "tcp" => true,
+        "udp" => false,
+        other => {
+            issues.add(tr_key, format!("`{other}` is not one of tcp, udp"));
+            true
+        }
+    };
+    let (lat, lat_key) = pick.get("rtsp_latency_ms", |s| &s.rtsp_latency_ms);
+    let latency_ms = lat.unwrap_or(defaults::RTSP_LATENCY.as_millis() as i64);
+    issues.range_in(&lat_key, latency_ms, 0..=10_000, "ms");
+    let (sw, sw_key) = pick.get("scale_width", |s| &s.scale_width);
+    if let Some(w) = sw.filter(|w| !(32..=7680).contains(w) || w % 2 != 0) {
+        issues.add(sw_key, format!("{w} is not an even width between 32 and 7680"));
+    }
+    let (dec, dec_key) = pick.get("decode", |s| &s.decode);
+    let decode = match dec.as_deref() {
+        None => Decode::Software,
+        Some(d) => Decode::parse(d).unwrap_or_else(|| {
+            issues.add(dec_key, format!("`{d}` is not one of {}", Decode::CHOICES));
+            Decode::Software
+        }),
+    };
+    let (dt, dt_key) = pick.get("decode_threads", |s| &s.decode_threads);
+    let decode_threads = dt.unwrap_or(i64::from(defaults::DECODE_THREADS));
+    issues.range(&dt_key, decode_threads, 1..=16);
+    let (mg, _) = pick.get("motion_gating", |s| &s.motion_gating);
+    let (kf, kf_key) = pick.get("idle_keyframes_only", |s| &s.idle_keyframes_only);
+    let idle_keyframes_only = kf.unwrap_or(false);
+    if idle_keyframes_only && !mg.unwrap_or(false) {
+        issues.add(kf_key, "needs motion_gating = true: idleness is what the motion gate decides");
+    }
+    CaptureSettings { watchdog, rtsp_tcp, latency_ms, scale_width: sw, decode, decode_threads, idle_keyframes_only }
+}
+
+/// What the pipeline takes from a camera's settings (its capture config is filled in after).
+fn camera(pick: &Pick<'_>, issues: &mut Issues) -> Camera {
+    let (fps, fps_key) = pick.get("detect_fps", |s| &s.detect_fps);
+    let detect_fps = fps.unwrap_or(defaults::DETECT_FPS);
+    if !(detect_fps > 0.0 && detect_fps <= 60.0) {
+        issues.add(fps_key, format!("{detect_fps} is not in (0, 60]"));
+    }
+    let (thr, thr_key) = pick.get("face_score_threshold", |s| &s.face_score_threshold);
+    let face_score_threshold = thr.unwrap_or(defaults::FACE_SCORE_THRESHOLD);
+    if !(face_score_threshold > 0.0 && face_score_threshold < 1.0) {
+        issues.add(thr_key, format!("{face_score_threshold} is not in (0, 1)"));
+    }
+    let (gate, _) = pick.get("gate", |s| &s.gate);
+    let (role, role_key) = pick.get("role", |s| &s.role);
+    let role = role.unwrap_or_else(|| defaults::ROLE.to_owned());
+    if !["face", "plate", "both"].contains(&role.as_str()) {
+        issues.add(role_key, format!("`{role}` is not one of face, plate, both"));
+    }
+    let (zones, zones_key) = pick.get("zones", |s| &s.zones);
+    let zones = self::zones(&zones.unwrap_or_default(), &zones_key, issues);
+    let (mg, _) = pick.get("motion_gating", |s| &s.motion_gating);
+    let (idle, idle_key) = pick.get("idle_check_secs", |s| &s.idle_check_secs);
+    let idle = idle.unwrap_or(defaults::IDLE_CHECK_SECS);
+    issues.range_in(&idle_key, idle, 0.1..=3600.0, "s");
+    let (dir, dir_key) = pick.get("direction", |s| &s.direction);
+    let direction = match dir.as_deref() {
+        None => None,
+        Some("entry") => Some(menwei_core::event::Direction::Entry),
+        Some("exit") => Some(menwei_core::event::Direction::Exit),
+        Some("both") => Some(menwei_core::event::Direction::Both),
+        Some(d) => {
+            issues.add(dir_key, format!("`{d}` is not one of entry, exit, both"));
+            None
+        }
+    };
+    Camera {
+        capture: CameraConfig::new("-", SourceUrl::File(PathBuf::new())),
+        detect_fps,
+        face_score_threshold: face_score_threshold as f32,
+        gate,
+        faces: role != "plate",
+        plates: role != "face",
+        direction,
+        zones,
+        motion_gating: mg.unwrap_or(true),
+        idle_check: Duration::from_secs_f64(idle.clamp(0.1, 3600.0)),
+    }
+}
+
+fn zones(raw: &[Vec<[f64; 2]>], key: &str, issues: &mut Issues) -> Vec<Vec<menwei_core::geom::Point>> {
+    let mut zones = Vec::new();
+    for (z, poly) in raw.iter().enumerate() {
+        if poly.len() < 3 || poly.iter().flatten().any(|v| !(0.0..=1.0).contains(v)) {
+            issues.add(
+                format!("{key}[{z}]"),
+                "a zone is at least 3 [x, y] points, each a fraction of the picture from 0 to 1",
+            );
+        } else {
+            zones.push(poly.iter().map(|[x, y]| menwei_core::geom::Point { x: *x as f32, y: *y as f32 }).collect());
+        }
+    }
+    zones
+}
+
+fn outbox(o: &raw::OutboxTable, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut Issues) -> OutboxSettings {
+    let mut limits = menwei_outbox::Limits::default();
+    for (key, class, v) in [
+        ("outbox.max_access", menwei_core::event::EventClass::Access, o.max_access),
+        ("outbox.max_security", menwei_core::event::EventClass::Security, o.max_security),
+        ("outbox.max_health", menwei_core::event::EventClass::Health, o.max_health),
+    ] {
+        match v {
+            Some(n) if n < 1 => issues.add(key, format!("{n} is not a positive number of events")),
+            Some(n) => {
+                limits.per_class.insert(class, n as u64);
+            }
+            None => {}
+        }
+    }
+    OutboxSettings { path: resolve(&o.path), limits }
+}
+
+/// `[http]`: the listen address and the enrolment token file.
+fn http(
+    h: &raw::Http,
+    has_register: bool,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    issues: &mut Issues,
+) -> (Option<std::net::SocketAddr>, Option<PathBuf>) {
+    let listen = match h.listen.parse::<std::net::SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            issues.add("http.listen", format!("`{}` is not an address:port such as 127.0.0.1:9464", h.listen));
+            None
+        }
+    };
+    let token = h.enroll_token_file.as_deref().map(resolve);
+    if token.is_some() && !has_register {
+        issues.add("http.enroll_token_file", "enrolment needs a [register]");
+    }
+    (listen, token)
+}
+
+fn matching(m: &raw::Matching, issues: &mut Issues) -> Matching {
+    let mut matching = Matching::default();
+    let mut unit = |key: &str, v: Option<f64>, range: std::ops::RangeInclusive<f64>, dst: &mut f32| {
+        if let Some(v) = v
+            && issues.range(key, v, range)
+        {
+            *dst = v as f32;
+        }
+    };
+    unit("matching.face_threshold", m.face_threshold, 0.0..=1.0, &mut matching.face_threshold);
+    unit("matching.face_margin", m.face_margin, 0.0..=1.0, &mut matching.face_margin);
+    unit("matching.plate_max_distance", m.plate_max_distance, 0.0..=3.0, &mut matching.plate_max_distance);
+    if let Some(r) = m.retrigger_secs
+        && issues.range("matching.retrigger_secs", r, 0.0..=3600.0)
+    {
+        matching.retrigger_ms = (r * 1000.0) as i64;
+    }
+    if let Some(n) = m.stranger_repeat
+        && issues.range("matching.stranger_repeat", n, 2..=100)
+    {
+        matching.stranger_repeat = n as usize;
+    }
+    if let Some(h) = m.stranger_window_hours {
+        if h > 0.0 && h <= 168.0 {
+            matching.stranger_window_ms = (h * 3_600_000.0) as i64;
+        } else {
+            issues.add("matching.stranger_window_hours", format!("{h} is not in (0, 168]"));
+        }
+    }
+    matching
+}
+
+fn snapshots(
+    sn: &raw::Snapshots,
+    resolve: &dyn Fn(&Path) -> PathBuf,
+    issues: &mut Issues,
+) -> crate::snapshots::SnapshotSettings {
+    let keep_hours = sn.keep_hours.unwrap_or(defaults::SNAPSHOT_KEEP_HOURS);
+    if !(keep_hours > 0.0 && keep_hours <= 24.0 * 365.0) {
+        issues.add("snapshots.keep_hours", format!("{keep_hours} is not in (0, 8760]"));
+    }
+    let max_files = sn.max_files.unwrap_or(defaults::SNAPSHOT_MAX_FILES);
+    issues.range("snapshots.max_files", max_files, 1..=10_000_000);
+    crate::snapshots::SnapshotSettings {
+        dir: resolve(&sn.dir),
+        keep: Duration::from_secs_f64(keep_hours.clamp(0.001, 8760.0) * 3600.0),
+        max_files: max_files.clamp(1, 10_000_000) as usize,
+    }
 }
 
 /// `[broker]`: `mqtt://host:port` or `mqtts://host:port` (TLS needs `ca_file`; mutual TLS adds
@@ -617,26 +713,20 @@ fn broker(
         b.client_id.as_deref().unwrap_or(&format!("menwei-edge-{compound}")),
     );
     cfg.endpoint = endpoint;
-    if let Some(k) = b.keep_alive_secs {
-        if (5..=3600).contains(&k) {
-            cfg.keep_alive = Duration::from_secs(k as u64);
-        } else {
-            issues.add("broker.keep_alive_secs", format!("{k} is not between 5 and 3600"));
-        }
+    if let Some(k) = b.keep_alive_secs
+        && issues.range("broker.keep_alive_secs", k, 5..=3600)
+    {
+        cfg.keep_alive = Duration::from_secs(k as u64);
     }
-    if let Some(w) = b.window {
-        if (1..=65_535).contains(&w) {
-            cfg.window = w as u64;
-        } else {
-            issues.add("broker.window", format!("{w} is not between 1 and 65535"));
-        }
+    if let Some(w) = b.window
+        && issues.range("broker.window", w, 1..=65_535)
+    {
+        cfg.window = w as u64;
     }
-    if let Some(h) = b.heartbeat_secs {
-        if (1..=3600).contains(&h) {
-            cfg.heartbeat_every = Duration::from_secs(h as u64);
-        } else {
-            issues.add("broker.heartbeat_secs", format!("{h} is not between 1 and 3600"));
-        }
+    if let Some(h) = b.heartbeat_secs
+        && issues.range("broker.heartbeat_secs", h, 1..=3600)
+    {
+        cfg.heartbeat_every = Duration::from_secs(h as u64);
     }
     Some(cfg)
 }

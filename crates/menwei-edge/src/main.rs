@@ -138,10 +138,10 @@ struct ModelArgs {
     plate_readers: Vec<String>,
     /// Plate detector input: the longest side (a multiple of 32). Smaller is faster and loses
     /// small plates (see docs/design/vision.md for the cost and the recall).
-    #[arg(long, default_value_t = 1600)]
+    #[arg(long, default_value_t = config::defaults::PLATE_MAX_SIDE)]
     plate_max_side: u32,
     /// How much a small picture may be scaled up for plate detection (1 = never).
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, default_value_t = config::defaults::PLATE_UPSCALE)]
     plate_upscale: f32,
 }
 
@@ -175,7 +175,7 @@ impl ModelArgs {
                     onnxruntime: None,
                     manifest: dir.join("models.toml"),
                     dir,
-                    face_detector: "scrfd_500m".into(),
+                    face_detector: config::defaults::FACE_DETECTOR.into(),
                     face_input: self.face_input,
                     plate_readers: self.plate_readers.clone(),
                     plate_max_side: self.plate_max_side,
@@ -297,8 +297,8 @@ fn enroll(
         config: Some(config_path.to_owned()),
         face_input: 640,
         plate_readers: vec!["clp_rec".into()],
-        plate_max_side: 1600,
-        plate_upscale: 2.0,
+        plate_max_side: config::defaults::PLATE_MAX_SIDE,
+        plate_upscale: config::defaults::PLATE_UPSCALE,
     };
     let mut kit = menwei_edge::tools::Kit::open(&paths.paths()?)?;
     let outcomes = menwei_edge::tools::enroll(&mut kit, &register, resident, photos)?;
