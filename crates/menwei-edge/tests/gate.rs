@@ -94,8 +94,17 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
     wait_until("the access events", Duration::from_secs(120), || access().len() >= expected);
     wait_until("the repeat stranger", Duration::from_secs(60), || !class("security").is_empty());
     // The clip plays through once more after its end (the camera reconnects): still one event
-    // per passage.
-    std::thread::sleep(Duration::from_secs(15));
+    // per passage. Wait for the reconnect and 15 s of the second pass (75 frames), not a clock.
+    let metric = |line: &str| {
+        let text = get(http, "/metrics").map(|r| r.1).unwrap_or_default();
+        text.lines().find_map(|l| l.strip_prefix(line)).and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0)
+    };
+    let received = || metric("menwei_capture_frames_received_total{camera=\"north-1\"}");
+    wait_until("the camera's reconnect at the clip's end", Duration::from_secs(120), || {
+        metric("menwei_capture_reconnects_total{camera=\"north-1\"}") >= 1.0
+    });
+    let replay_from = received();
+    wait_until("15 s of the clip's second pass", Duration::from_secs(60), || received() >= replay_from + 75.0);
     assert_eq!(get(http, "/healthz").map(|r| r.0), Some(200));
     // What the motion gate did is on /metrics too.
     let metrics = get(http, "/metrics").expect("metrics").1;

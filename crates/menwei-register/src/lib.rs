@@ -1,6 +1,6 @@
 //! The compound's register on the edge box: residents, their face templates, and vehicles.
 //!
-//! Why it is shaped this way (see ../shared/notes/conventions.md):
+//! Why it is shaped this way (the face-data rules the README states at the top):
 //! - **Face templates never leave the box and are encrypted at rest.** Each template is sealed
 //!   with XChaCha20-Poly1305 under a key read from a file, with a random nonce and the
 //!   resident's id as associated data (a sealed template cannot be moved to another resident).
