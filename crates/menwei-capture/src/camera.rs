@@ -11,9 +11,11 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use menwei_core::frame::{Frame, FullFrame, YuvFormat, YuvMatrix};
 use menwei_core::handoff::Latest;
+use menwei_core::shutdown;
 use tracing::{debug, info, warn};
 
 use crate::decode::{self, Resolved};
+use crate::streams;
 use crate::url::redact_text;
 use crate::{CameraConfig, CameraState, CameraStats, CaptureError, FrameSource, SourceUrl, StateSink};
 
@@ -24,7 +26,7 @@ pub struct Camera {
     frames: Arc<Latest<Frame>>,
     stats: Arc<CameraStats>,
     decoder: Resolved,
-    stop: Arc<AtomicBool>,
+    stop: shutdown::Sender,
     idle: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,16 +41,17 @@ impl Camera {
         let decoder = decode::prepare(&cfg.id, cfg.decode)?;
         let frames = Arc::new(Latest::new());
         let stats = Arc::new(CameraStats::default());
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = shutdown::channel();
         let idle = Arc::new(AtomicBool::new(false));
-        let (f, s, st, id_) = (frames.clone(), stats.clone(), stop.clone(), idle.clone());
+        let (f, s, id_) = (frames.clone(), stats.clone(), idle.clone());
         let id = cfg.id.clone();
         let thread = std::thread::Builder::new()
             .name(format!("cam-{}", cfg.id))
             .spawn(move || {
                 let span = tracing::info_span!("camera", id = %cfg.id);
                 let _e = span.enter();
-                let cam = Ctx { cfg: &cfg, decoder, out: &f, stats: &s, stop: &st, idle: &id_, on_state: &on_state };
+                let cam =
+                    Ctx { cfg: &cfg, decoder, out: &f, stats: &s, stop: &stopped, idle: &id_, on_state: &on_state };
                 cam.run();
                 f.close();
             })
@@ -87,7 +90,7 @@ impl FrameSource for Camera {
         &self.stats
     }
     fn request_stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.stop.shutdown();
     }
 }
 
@@ -108,14 +111,20 @@ enum Outcome {
     Stopped,
     Stalled,
     Failed(String),
+    /// The source has no video: rechecked after [`UNUSABLE_RECHECK`], not retried with backoff.
+    Unusable(String),
 }
+
+/// How long an RTSP camera without video waits before it is asked again (an operator may fix
+/// its stream profile). A file without video is not asked again.
+pub const UNUSABLE_RECHECK: Duration = Duration::from_secs(300);
 
 struct Ctx<'a> {
     cfg: &'a CameraConfig,
     decoder: Resolved,
     out: &'a Latest<Frame>,
     stats: &'a Arc<CameraStats>,
-    stop: &'a AtomicBool,
+    stop: &'a shutdown::Receiver,
     idle: &'a Arc<AtomicBool>,
     on_state: &'a StateSink,
 }
@@ -127,7 +136,14 @@ impl Ctx<'_> {
     }
 
     fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.stop.is_down()
+    }
+
+    fn failed(&self, problem: streams::Problem) -> Outcome {
+        match problem {
+            streams::Problem::Stream(reason) => Outcome::Failed(self.error(reason)),
+            streams::Problem::NoVideo(reason) => Outcome::Unusable(self.error(reason)),
+        }
     }
 
     fn error(&self, reason: impl Into<String>) -> String {
@@ -168,8 +184,20 @@ impl Ctx<'_> {
                     let retry_in = jitter(backoff);
                     warn!("{reason}; retrying in {retry_in:.1?}");
                     self.report(CameraState::Failed { reason, retry_in });
-                    sleep_unless_stopped(retry_in, self.stop);
+                    self.stop.wait_for(retry_in);
                     backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+                Outcome::Unusable(reason) => {
+                    let file = matches!(self.cfg.url, SourceUrl::File(_));
+                    warn!("{reason}; {}", if file { "not retried" } else { "asking again in 5 minutes" });
+                    let recheck_in = (!file).then_some(UNUSABLE_RECHECK);
+                    self.report(CameraState::Unusable { reason, recheck_in });
+                    match recheck_in {
+                        Some(d) => {
+                            self.stop.wait_for(d);
+                        }
+                        None => return,
+                    }
                 }
             }
         }
@@ -186,7 +214,7 @@ impl Ctx<'_> {
         // Scale before converting: videoscale works on the decoder's YUV, so conversion to RGB
         // touches only the analysis-sized picture.
         let desc = format!(
-            "{src} ! decodebin name=dec ! queue name=q max-size-buffers=3 max-size-bytes=0 max-size-time=0 \
+            "{src} ! decodebin name=dec  queue name=q max-size-buffers=3 max-size-bytes=0 max-size-time=0 \
              ! videoscale name=scale ! videoconvert ! capsfilter name=caps ! appsink name=sink"
         );
         let pipeline = gst::parse::launch(&desc)
@@ -208,10 +236,15 @@ impl Ctx<'_> {
                 src.set_property("location", path.to_string_lossy().as_ref());
             }
         }
-        let problem = Arc::new(Mutex::new(None::<String>));
+        let found = streams::Shared::default();
+        if matches!(cfg.url, SourceUrl::Rtsp(_)) {
+            streams::pick_rtsp_streams(&src, &found);
+        }
         let dec = by_name("dec")?;
         decode::restrict(&dec, &cfg.id, self.decoder);
-        watch_decodebin(&dec, &pipeline, cfg, self.stats, self.idle, &problem);
+        let q_sink = by_name("q")?.static_pad("sink").ok_or_else(|| fail("queue without sink pad".into()))?;
+        streams::route_decoded(&dec, &pipeline, q_sink.clone(), &found);
+        tune_decoders(&pipeline, cfg, self.stats, self.idle);
 
         let mut caps = gst::Caps::builder("video/x-raw").field("format", "RGB");
         if let Some(w) = cfg.scale_width {
@@ -224,7 +257,6 @@ impl Ctx<'_> {
         sink.set_drop(true);
         sink.set_sync(matches!(cfg.url, SourceUrl::File(_)) && cfg.realtime);
 
-        let q_sink = by_name("q")?.static_pad("sink").ok_or_else(|| fail("queue without sink pad".into()))?;
         let stats = self.stats.clone();
         cpu_probe(&q_sink, move |ns| {
             stats.decode_cpu_ns.fetch_add(ns, Ordering::Relaxed);
@@ -262,7 +294,7 @@ impl Ctx<'_> {
             }
             FullTap { ring, pad: by_name("scale").ok().and_then(|s| s.static_pad("sink")) }
         });
-        Ok(Pipeline { pipeline, sink, problem, full })
+        Ok(Pipeline { pipeline, sink, found, full })
     }
 
     fn stream(&self, p: &Pipeline, seq: &mut u64) -> Outcome {
@@ -279,8 +311,8 @@ impl Ctx<'_> {
             if self.stopped() {
                 return Outcome::Stopped;
             }
-            if let Some(problem) = p.problem.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                return Outcome::Failed(self.error(problem));
+            if let Some(problem) = p.found().problem.take() {
+                return self.failed(problem);
             }
             while let Some(msg) = bus.pop() {
                 use gst::MessageView;
@@ -290,8 +322,10 @@ impl Ctx<'_> {
                         debug!(%url, details = %redact_text(&details, &cfg.url), "pipeline error");
                         // A specific cause found by the decodebin watchers beats the generic
                         // "internal data stream error" that follows it.
-                        let problem = p.problem.lock().unwrap_or_else(|e| e.into_inner()).take();
-                        return Outcome::Failed(self.error(problem.unwrap_or_else(|| {
+                        if let Some(problem) = p.found().after_error() {
+                            return self.failed(problem);
+                        }
+                        return Outcome::Failed(self.error({
                             let from = msg.src().map(|s| s.name().to_string()).unwrap_or_default();
                             let error = e.error().to_string();
                             let error = error.trim_end_matches('.');
@@ -299,7 +333,7 @@ impl Ctx<'_> {
                                 Some(d) => format!("{error}: {d} (from {from})"),
                                 None => format!("{error} (from {from})"),
                             }
-                        })));
+                        }));
                     }
                     MessageView::Eos(_) => match &cfg.url {
                         SourceUrl::Rtsp(_) => return Outcome::Failed(self.error("the server ended the stream")),
@@ -353,35 +387,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Watches what decodebin finds: the decoder it picked (recorded, and libav decoders set to
-/// the configured thread count and to drop corrupt pictures), and streams it cannot use.
-fn watch_decodebin(
-    dec: &gst::Element,
-    pipeline: &gst::Pipeline,
-    cfg: &CameraConfig,
-    stats: &Arc<CameraStats>,
-    idle: &Arc<AtomicBool>,
-    problem: &Arc<Mutex<Option<String>>>,
-) {
-    let set = |problem: &Arc<Mutex<Option<String>>>, text: String| {
-        let mut p = problem.lock().unwrap_or_else(|e| e.into_inner());
-        p.get_or_insert(text);
-    };
-    let pr = problem.clone();
-    dec.connect("unknown-type", false, move |args| {
-        let caps = args.get(2).and_then(|v| v.get::<gst::Caps>().ok());
-        let what = caps.and_then(|c| c.structure(0).map(|s| s.name().to_string())).unwrap_or_else(|| "?".into());
-        set(&pr, format!("no decoder for the stream's codec ({what})"));
-        None
-    });
-    let pr = problem.clone();
-    dec.connect_pad_added(move |_, pad| {
-        let caps = pad.current_caps().or_else(|| Some(pad.query_caps(None)));
-        let name = caps.and_then(|c| c.structure(0).map(|s| s.name().to_string())).unwrap_or_default();
-        if !name.starts_with("video/") {
-            set(&pr, format!("the stream carries {name}, not video"));
-        }
-    });
+/// Tunes the video decoder decodebin picks: recorded for metrics, libav decoders set to the
+/// configured thread count and to drop corrupt pictures, and the keyframe gate for idle cameras.
+fn tune_decoders(pipeline: &gst::Pipeline, cfg: &CameraConfig, stats: &Arc<CameraStats>, idle: &Arc<AtomicBool>) {
     let stats = stats.clone();
     let threads = cfg.decode_threads;
     let keyframes_when_idle = cfg.idle_keyframes_only.then(|| idle.clone());
@@ -428,15 +436,15 @@ fn keyframe_gate(pad: &gst::Pad, idle: Arc<AtomicBool>, stats: Arc<CameraStats>)
 
 /// Adds the CPU time the pad's streaming thread spent between two buffers, through `add`.
 /// On a pad whose thread does one stage of work per buffer, that is the stage's CPU per frame.
+/// Every buffer is counted; the first one adds no CPU time (there is no buffer before it).
 fn cpu_probe(pad: &gst::Pad, add: impl Fn(u64) + Send + Sync + 'static) {
     let last = Mutex::new(None::<Duration>);
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         if let Ok(now) = cpu_time::ThreadTime::try_now() {
             let now = now.as_duration();
             let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(prev) = *last {
-                add(now.saturating_sub(prev).as_nanos() as u64);
-            }
+            // The first buffer counts as a frame, with no CPU time measured for it.
+            add(last.map_or(0, |prev| now.saturating_sub(prev).as_nanos() as u64));
             *last = Some(now);
         }
         gst::PadProbeReturn::Ok
@@ -453,8 +461,14 @@ struct FullTap {
 struct Pipeline {
     pipeline: gst::Pipeline,
     sink: gst_app::AppSink,
-    problem: Arc<Mutex<Option<String>>>,
+    found: streams::Shared,
     full: Option<FullTap>,
+}
+
+impl Pipeline {
+    fn found(&self) -> std::sync::MutexGuard<'_, streams::Found> {
+        self.found.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Drop for Pipeline {
@@ -467,13 +481,6 @@ impl Drop for Pipeline {
 fn jitter(d: Duration) -> Duration {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |t| t.subsec_nanos());
     menwei_core::retry::jittered(d, nanos)
-}
-
-fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
-    let until = Instant::now() + d;
-    while !stop.load(Ordering::SeqCst) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
-    }
 }
 
 /// The human part of a GStreamer debug string (`file.c(123): func (): /path:\nmessage`).

@@ -25,6 +25,7 @@ pub mod fake;
 #[cfg(feature = "rtsp-server")]
 pub mod server;
 mod source;
+mod streams;
 mod url;
 
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-pub use camera::Camera;
+pub use camera::{Camera, UNUSABLE_RECHECK};
 pub use decode::{Decode, HwFamily};
 pub use source::{CameraStats, FrameSource, write_metrics};
 pub use url::{SourceUrl, redact_url};
@@ -126,13 +127,20 @@ pub enum CameraState {
         reason: String,
         retry_in: Duration,
     },
+    /// The source has no video stream (an audio-only URL or file). Reported at once, not
+    /// retried like a failure: an RTSP camera is asked again after `recheck_in`, a file never.
+    Unusable {
+        reason: String,
+        recheck_in: Option<Duration>,
+    },
     /// A non-looping file reached its end.
     Ended,
     Stopped,
 }
 
 impl CameraState {
-    pub const NAMES: [&'static str; 6] = ["connecting", "streaming", "stalled", "failed", "ended", "stopped"];
+    pub const NAMES: [&'static str; 7] =
+        ["connecting", "streaming", "stalled", "failed", "unusable", "ended", "stopped"];
 
     /// The state's name in metrics and events.
     pub fn name(&self) -> &'static str {
@@ -141,6 +149,7 @@ impl CameraState {
             CameraState::Streaming => "streaming",
             CameraState::Stalled { .. } => "stalled",
             CameraState::Failed { .. } => "failed",
+            CameraState::Unusable { .. } => "unusable",
             CameraState::Ended => "ended",
             CameraState::Stopped => "stopped",
         }

@@ -30,16 +30,29 @@ pub struct RtspServer {
     sent: HashMap<String, Arc<AtomicU64>>,
 }
 
-/// What a mount serves: a `gst-launch` description in parentheses whose payloader is `pay0`.
+/// What a mount serves: a `gst-launch` description in parentheses whose payloaders are `pay0`,
+/// `pay1`...; frames are counted at `video_pay` (`pay0` unless a constructor says otherwise).
 #[derive(Clone, Debug)]
 pub struct Mount {
     pub path: String,
     pub launch: String,
+    pub video_pay: &'static str,
+}
+
+/// The audio a [`Mount`] sends beside its video.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audio {
+    /// AAC (MPEG-4 generic), as the file has it.
+    Aac,
+    /// G.711 A-law at 8 kHz.
+    Pcma,
+    /// G.711 mu-law at 8 kHz.
+    Pcmu,
 }
 
 impl Mount {
     pub fn new(path: &str, launch: impl Into<String>) -> Self {
-        Self { path: path.to_owned(), launch: launch.into() }
+        Self { path: path.to_owned(), launch: launch.into(), video_pay: "pay0" }
     }
 
     /// A live SMPTE test pattern in H.264 (`h265 = false`) or H.265, with a keyframe every
@@ -62,6 +75,63 @@ impl Mount {
         )
     }
 
+    /// [`Mount::test_pattern`] with a live tone beside it in `audio` (AAC or 8 kHz G.711), the
+    /// audio stream listed first when `audio_first`.
+    pub fn test_pattern_with_audio(
+        path: &str,
+        width: u32,
+        height: u32,
+        fps: u32,
+        h265: bool,
+        audio: Audio,
+        audio_first: bool,
+    ) -> Self {
+        let a = if audio_first { "pay0" } else { "pay1" };
+        let mut m = Self::test_pattern(path, width, height, fps, h265);
+        let tone = "audiotestsrc is-live=true wave=ticks";
+        let chain = match audio {
+            Audio::Aac => format!(
+                "{tone} ! audio/x-raw,rate=16000,channels=1 ! audioconvert ! avenc_aac ! rtpmp4gpay name={a} pt=97"
+            ),
+            Audio::Pcma => format!("{tone} ! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name={a} pt=8"),
+            Audio::Pcmu => format!("{tone} ! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name={a} pt=0"),
+        };
+        if audio_first {
+            m.launch = m.launch.replace("name=pay0", "name=pay1");
+            m.video_pay = "pay1";
+        }
+        m.launch = format!("{} {chain} )", m.launch.trim_end().trim_end_matches(')'));
+        m
+    }
+
+    /// A live H.264 test pattern that changes resolution mid-stream, as a camera does when an
+    /// operator changes its profile: `first` (width, height) for `switch_after_secs`, then
+    /// `then` for as long as a client watches. The encoder starts again at the change, so the
+    /// new size comes with a new SPS and a keyframe, in the same RTSP session.
+    pub fn resolution_change(
+        path: &str,
+        first: (u32, u32),
+        then: (u32, u32),
+        fps: u32,
+        switch_after_secs: u32,
+    ) -> Self {
+        let part = |(w, h): (u32, u32), frames: Option<u32>| {
+            let n = frames.map(|n| format!(" num-buffers={n}")).unwrap_or_default();
+            format!(
+                "videotestsrc{n} pattern=ball ! video/x-raw,width={w},height={h},framerate={fps}/1 \
+                 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max={fps} bframes=0 ! c."
+            )
+        };
+        Self::new(
+            path,
+            format!(
+                "( concat name=c ! h264parse ! identity sync=true ! rtph264pay name=pay0 pt=96 config-interval=1 {} {} )",
+                part(first, Some(switch_after_secs * fps)),
+                part(then, None)
+            ),
+        )
+    }
+
     /// An MP4 file's H.264 stream, sent as it is (no re-encoding), at the file's frame rate.
     pub fn h264_file(path: &str, file: &std::path::Path) -> Self {
         Self::new(
@@ -71,6 +141,34 @@ impl Mount {
                 file.display()
             ),
         )
+    }
+
+    /// An MP4 file's H.264 video and its AAC audio, as a camera with a microphone sends them:
+    /// the video as it is, the audio as AAC (`audio = Audio::Aac`) or re-encoded to 8 kHz
+    /// G.711 (`Audio::Pcma`, `Audio::Pcmu`, what most gate cameras send). With `audio_first`
+    /// the session description lists the audio stream first.
+    pub fn h264_file_with_audio(path: &str, file: &std::path::Path, audio: Audio, audio_first: bool) -> Self {
+        let (v, a) = if audio_first { ("pay1", "pay0") } else { ("pay0", "pay1") };
+        let audio = match audio {
+            Audio::Aac => format!("aacparse ! rtpmp4gpay name={a} pt=97"),
+            Audio::Pcma | Audio::Pcmu => {
+                let (enc, pay, pt) =
+                    if audio == Audio::Pcma { ("alawenc", "rtppcmapay", 8) } else { ("mulawenc", "rtppcmupay", 0) };
+                format!(
+                    "avdec_aac ! audioconvert ! audioresample ! audio/x-raw,rate=8000,channels=1 ! {enc} ! {pay} name={a} pt={pt}"
+                )
+            }
+        };
+        let mut m = Self::new(
+            path,
+            format!(
+                "( filesrc location=\"{}\" ! qtdemux name=d d.video_0 ! queue ! h264parse ! rtph264pay name={v} pt=96 \
+                 config-interval=1 d.audio_0 ! queue ! {audio} )",
+                file.display()
+            ),
+        );
+        m.video_pay = v;
+        m
     }
 
     /// Audio only: a camera URL that points at the wrong stream.
@@ -94,12 +192,12 @@ impl RtspServer {
             factory.set_launch(&m.launch);
             factory.set_shared(false);
             let count = Arc::new(AtomicU64::new(0));
-            let c = count.clone();
+            let (c, pay) = (count.clone(), m.video_pay);
             factory.connect_media_configure(move |_, media| {
                 let Ok(bin) = media.element().downcast::<gst::Bin>() else {
                     return;
                 };
-                if let Some(pad) = bin.by_name("pay0").and_then(|p| p.static_pad("sink")) {
+                if let Some(pad) = bin.by_name(pay).and_then(|p| p.static_pad("sink")) {
                     let c = c.clone();
                     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
                         c.fetch_add(1, Ordering::Relaxed);

@@ -4,65 +4,15 @@
 
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use menwei_capture::server::{Mount, RtspServer};
-use menwei_capture::{Camera, CameraConfig, CameraState, Decode, FrameSource, HwFamily, SourceUrl, StateSink};
+use menwei_capture::{Camera, CameraConfig, CameraState, Decode, FrameSource, HwFamily, SourceUrl};
 use menwei_core::frame::{Frame, YuvFormat};
 use menwei_tests::free_port;
 
-fn media(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../var/media").join(name);
-    assert!(p.is_file(), "{} is missing: run scripts/setup", p.display());
-    p
-}
-
-/// Records every state change of every camera.
-#[derive(Clone, Default)]
-struct States(Arc<Mutex<Vec<(String, CameraState)>>>);
-
-impl States {
-    fn sink(&self) -> StateSink {
-        let s = self.0.clone();
-        Arc::new(move |id, st| {
-            eprintln!("  [{id}] {st:?}");
-            s.lock().unwrap().push((id.to_string(), st.clone()));
-        })
-    }
-    fn of(&self, camera: &str) -> Vec<CameraState> {
-        self.0.lock().unwrap().iter().filter(|(c, _)| c == camera).map(|(_, s)| s.clone()).collect()
-    }
-    fn names(&self, camera: &str) -> Vec<&'static str> {
-        self.of(camera).iter().map(|s| s.name()).collect()
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let t = Instant::now();
-    while !f() {
-        assert!(t.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn rtsp_camera(id: &str, url: &str) -> CameraConfig {
-    CameraConfig::new(id, SourceUrl::parse(url).unwrap())
-}
-
-/// Takes `n` frames, as a consumer would.
-fn take(cam: &Camera, n: usize, timeout: Duration) -> Vec<Frame> {
-    let mut out = Vec::new();
-    let t = Instant::now();
-    while out.len() < n {
-        assert!(t.elapsed() < timeout, "only {} of {n} frames after {timeout:?}", out.len());
-        if let Some(f) = cam.frames().take_timeout(Duration::from_millis(100)) {
-            out.push(f);
-        }
-    }
-    out
-}
+mod common;
+use common::{States, media, rtsp_camera, take, wait_until};
 
 fn mean_abs_diff(a: &Frame, b: &Frame) -> f64 {
     assert_eq!((a.width, a.height), (b.width, b.height));
@@ -298,22 +248,29 @@ fn bad_sources_give_clear_errors_naming_the_camera() {
         ("garbage", format!("rtsp://127.0.0.1:{}/live", bad_peer(true))),
     ]
     .map(|(id, url)| Camera::start(rtsp_camera(id, &url), states.sink()).unwrap());
-    for id in ["wrong-url", "wrong-codec", "garbage"] {
+    for id in ["wrong-url", "garbage"] {
         // The camera's thread lives on and tries again after the failure: no panic.
         wait_until(&format!("{id} to fail and retry"), Duration::from_secs(30), || {
             let n = states.names(id);
             n.iter().skip_while(|s| **s != "failed").filter(|s| **s == "connecting").count() >= 1
         });
     }
+    // A URL without video is not a connection to retry: it is unusable, said once.
+    wait_until("wrong-codec to be unusable", Duration::from_secs(30), || {
+        states.names("wrong-codec").contains(&"unusable")
+    });
     for c in cams {
         c.stop();
     }
+    let wrong_codec = states.names("wrong-codec");
+    assert_eq!(wrong_codec.iter().filter(|s| **s == "connecting").count(), 1, "{wrong_codec:?}");
+    assert!(!wrong_codec.contains(&"failed"), "{wrong_codec:?}");
     let reason = |id: &str| {
         states
             .of(id)
             .into_iter()
             .find_map(|s| match s {
-                CameraState::Failed { reason, .. } => Some(reason),
+                CameraState::Failed { reason, .. } | CameraState::Unusable { reason, .. } => Some(reason),
                 _ => None,
             })
             .unwrap()
@@ -325,7 +282,7 @@ fn bad_sources_give_clear_errors_naming_the_camera() {
         assert!(!r.contains("hunter2"), "credentials leaked: {r}");
     }
     assert!(reason("wrong-url").to_lowercase().contains("not found"), "{}", reason("wrong-url"));
-    assert!(reason("wrong-codec").contains("not video"), "{}", reason("wrong-codec"));
+    assert!(reason("wrong-codec").contains("no video stream, only audio (L16)"), "{}", reason("wrong-codec"));
 }
 
 #[test]

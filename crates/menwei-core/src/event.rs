@@ -100,10 +100,12 @@ pub enum EventKind {
     CameraTampered,
     /// Streaming again after an offline, stalled or tampered report.
     CameraOnline,
+    /// The picture's size changed mid-stream (an operator changed the camera's profile).
+    CameraFormatChanged,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::AccessGranted,
         EventKind::AccessDenied,
         EventKind::RepeatStranger,
@@ -111,6 +113,7 @@ impl EventKind {
         EventKind::CameraStalled,
         EventKind::CameraTampered,
         EventKind::CameraOnline,
+        EventKind::CameraFormatChanged,
     ];
 
     /// The wire name, e.g. `health.camera_offline`.
@@ -123,6 +126,7 @@ impl EventKind {
             EventKind::CameraStalled => "health.camera_stalled",
             EventKind::CameraTampered => "health.camera_tampered",
             EventKind::CameraOnline => "health.camera_online",
+            EventKind::CameraFormatChanged => "health.camera_format_changed",
         }
     }
 
@@ -134,7 +138,8 @@ impl EventKind {
             EventKind::CameraOffline
             | EventKind::CameraStalled
             | EventKind::CameraTampered
-            | EventKind::CameraOnline => EventClass::Health,
+            | EventKind::CameraOnline
+            | EventKind::CameraFormatChanged => EventClass::Health,
         }
     }
 

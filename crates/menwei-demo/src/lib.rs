@@ -261,6 +261,32 @@ impl ClipPlan {
     }
 }
 
+/// Copies `clip`'s video into `out` (an MP4) beside `secs` seconds of AAC audio (a ticking
+/// tone), as a phone or traffic recording carries: the audio track first when `audio_first`,
+/// which is how some recorders write their files. The video is not re-encoded.
+pub fn with_audio(clip: &Path, secs: u32, audio_first: bool, out: &Path) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    // 100 buffers of 441 samples per second at 44.1 kHz.
+    let audio = format!(
+        "audiotestsrc wave=ticks samplesperbuffer=441 num-buffers={} ! audio/x-raw,rate=44100,channels=1 \
+         ! audioconvert ! avenc_aac ! aacparse ! m.audio_0",
+        secs * 100
+    );
+    let video = format!("filesrc location={} ! qtdemux ! h264parse ! m.video_0", clip.display());
+    // mp4mux numbers its tracks in the order its pads are asked for, which is the order here.
+    let (one, two) = if audio_first { (&audio, &video) } else { (&video, &audio) };
+    let pipeline = format!("mp4mux name=m ! filesink location={} {one} {two}", out.display());
+    let ok = Command::new("gst-launch-1.0")
+        .arg("-q")
+        .args(pipeline.split_whitespace())
+        .stdout(Stdio::null())
+        .status()
+        .context("gst-launch-1.0 (scripts/setup installs it)")?
+        .success();
+    anyhow::ensure!(ok, "gst-launch-1.0 could not add an audio track to {}", clip.display());
+    Ok(out.to_owned())
+}
+
 /// Who or what the register should recognise in a passage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Known {

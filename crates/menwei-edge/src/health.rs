@@ -62,6 +62,11 @@ impl OfflineWatch {
                 self.pending.insert(camera.to_owned(), (now + self.grace, reason.clone()));
                 None
             }
+            // No video: no grace, since waiting will not bring it.
+            CameraState::Unusable { reason, .. } if self.reported.insert(camera.to_owned()) => {
+                self.pending.remove(camera);
+                Some(report(camera, EventKind::CameraOffline, "unusable", Some(reason.clone())))
+            }
             CameraState::Stalled { after } if self.reported.insert(camera.to_owned()) => {
                 self.pending.remove(camera);
                 Some(report(camera, EventKind::CameraStalled, "stalled", Some(format!("no frame for {after:?}"))))
@@ -132,6 +137,9 @@ impl Health {
     fn observe(&self, id: &str, state: &CameraState) {
         match state {
             CameraState::Failed { reason, retry_in } => warn!(camera = %id, %reason, ?retry_in, "camera failed"),
+            CameraState::Unusable { reason, recheck_in } => {
+                warn!(camera = %id, %reason, ?recheck_in, "camera unusable")
+            }
             other => info!(camera = %id, state = ?other, "camera state"),
         }
         self.states.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), state.name().to_owned());
@@ -173,6 +181,22 @@ impl Health {
         if let Err(e) = events.emit(r.kind, draft) {
             warn!(camera = %r.camera, "cannot commit a health event: {e}");
         }
+    }
+}
+
+/// Commits the health event for a picture that changed size mid-stream.
+pub fn format_changed(cam: &crate::config::Camera, from: (u32, u32), to: (u32, u32), events: &EventSink) {
+    let camera = cam.capture.id.to_string();
+    let detail = format!("{}x{} -> {}x{}", from.0, from.1, to.0, to.1);
+    info!(camera, %detail, "the camera's picture changed size");
+    let draft = Draft {
+        gate: cam.gate.clone(),
+        camera: Some(camera),
+        subject: Some(Subject::Camera { state: "streaming".to_owned(), detail: Some(detail) }),
+        ..Default::default()
+    };
+    if let Err(e) = events.emit(EventKind::CameraFormatChanged, draft) {
+        warn!("cannot commit a health event: {e}");
     }
 }
 
@@ -265,5 +289,22 @@ mod tests {
         let due = w.due(clock.now());
         assert_eq!(kinds(&due), vec![EventKind::CameraOffline]);
         assert_eq!(due[0].camera, "north");
+    }
+
+    #[test]
+    fn a_camera_without_video_is_reported_at_once_not_after_the_grace() {
+        let (clock, mut w) = (ManualClock::new(), OfflineWatch::new(OFFLINE_GRACE));
+        w.observe("gate", &failed("refused"), clock.now());
+        let unusable = CameraState::Unusable { reason: "no video stream, only audio (PCMA)".into(), recheck_in: None };
+        let r = w.observe("gate", &unusable, clock.now()).expect("reported at once");
+        assert_eq!((r.kind, r.state), (EventKind::CameraOffline, "unusable"));
+        assert_eq!(r.detail.as_deref(), Some("no video stream, only audio (PCMA)"));
+        clock.advance(OFFLINE_GRACE);
+        assert!(w.due(clock.now()).is_empty(), "the earlier failure is not reported on top");
+        assert_eq!(w.observe("gate", &unusable, clock.now()), None, "once");
+        assert_eq!(
+            w.observe("gate", &CameraState::Streaming, clock.now()).map(|r| r.kind),
+            Some(EventKind::CameraOnline)
+        );
     }
 }

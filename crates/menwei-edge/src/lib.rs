@@ -14,7 +14,8 @@
 //! - [`hooks`] is what the inference thread shares with the rest; [`status`] reads it for
 //!   `/metrics`, `/readyz` and the heartbeat; [`http`] serves those and [`enroll`]'s `/enroll`.
 //! - [`snapshots`] keeps the picture behind an event; [`notify`] talks to systemd.
-//! - [`tools`] and [`draw`] hold `analyze`, `enroll`, `eval` and their annotated pictures.
+//! - [`tools`] and [`draw`] hold `analyze`, `enroll`, `eval` and their annotated pictures;
+//!   [`onvif`] holds `onvif probe` and `onvif discover` (the protocol is menwei-onvif's).
 //!
 //! Async (tokio, one thread) is for I/O only: signals, MQTT and HTTP. Frames and inference stay
 //! on named OS threads (`infer-0`, a capture thread per camera, `camera-health`).
@@ -27,6 +28,7 @@ pub mod health;
 pub mod hooks;
 pub mod http;
 pub mod notify;
+pub mod onvif;
 pub mod pipeline;
 pub mod recognition;
 pub mod relay;

@@ -92,6 +92,41 @@ enum Command {
         #[command(subcommand)]
         what: EvalWhat,
     },
+    /// Asks ONVIF cameras for their stream addresses.
+    Onvif {
+        #[command(subcommand)]
+        what: OnvifWhat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OnvifWhat {
+    /// Lists a camera's streams (resolution, codec, fps, RTSP URL); with --camera-block, prints
+    /// a `[[cameras]]` block for edge.toml.
+    Probe {
+        /// The camera: an IP address, host:port, or its device-service URL.
+        host: String,
+        #[arg(long)]
+        user: Option<String>,
+        /// The password (better: MENWEI_ONVIF_PASSWORD in the environment).
+        #[arg(long)]
+        password: Option<String>,
+        /// Seconds to wait for each answer.
+        #[arg(long, default_value_t = 5)]
+        timeout: u64,
+        /// Print a camera block with this camera id.
+        #[arg(long)]
+        camera_block: Option<String>,
+    },
+    /// Finds ONVIF cameras on the local network (WS-Discovery).
+    Discover {
+        /// Seconds to collect answers.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+        /// Probe this host:port instead of the multicast group (a camera on another subnet).
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +253,18 @@ fn main() -> ExitCode {
             finish(enroll(&config, &resident, household, consent, guardian, &photos))
         }
         Command::Erase { config, resident } => finish(erase(&config, &resident)),
+        Command::Onvif { what: OnvifWhat::Probe { host, user, password, timeout, camera_block } } => {
+            finish(menwei_edge::onvif::probe(
+                &host,
+                user.as_deref(),
+                password,
+                Duration::from_secs(timeout),
+                camera_block.as_deref(),
+            ))
+        }
+        Command::Onvif { what: OnvifWhat::Discover { timeout, to } } => {
+            finish(menwei_edge::onvif::discover(to.as_deref(), Duration::from_secs(timeout)))
+        }
     }
 }
 

@@ -262,6 +262,9 @@ fn analyse(
     // Tamper detection sees every frame (a frozen picture is still by definition).
     if let Some(events) = &hooks.events {
         let _gates = profile::enter(Stage::Gates);
+        if let Some((from, to)) = slot.resized(fw, fh) {
+            crate::health::format_changed(cam_cfg, from, to, events);
+        }
         crate::health::tamper_check(&mut slot.tamper, view, now_ms, cam_cfg, events);
     }
     let recogniser = &mut models.recogniser;

@@ -99,6 +99,8 @@ pub struct CameraSlot<S = Camera> {
     pub(crate) counts: Arc<FrameCounts>,
     detect_total_ms: f64,
     summary: CameraSummary,
+    /// The size of the last frame seen, to notice a change of profile.
+    size: Option<(u32, u32)>,
 }
 
 impl<S> std::fmt::Debug for CameraSlot<S> {
@@ -124,7 +126,21 @@ impl<S: Source> CameraSlot<S> {
             counts: Arc::default(),
             detect_total_ms: 0.0,
             summary: CameraSummary { camera: cfg.capture.id.to_string(), ..Default::default() },
+            size: None,
         }
+    }
+
+    /// Notes a frame's size; on a change from the last one, returns (old, new) and starts the
+    /// motion gate afresh with the next frame seen whole. Zones are fractions of the picture,
+    /// so they keep their meaning at any size.
+    pub fn resized(&mut self, width: u32, height: u32) -> Option<((u32, u32), (u32, u32))> {
+        let old = self.size.replace((width, height))?;
+        if old == (width, height) {
+            return None;
+        }
+        self.motion = MotionDetector::new(*self.motion.config());
+        self.last_whole = None;
+        Some((old, (width, height)))
     }
 
     pub fn source(&self) -> &S {
