@@ -140,6 +140,9 @@ pub mod raw {
     pub struct Camera {
         pub id: String,
         pub url: String,
+        /// A low-resolution stream of the same camera to detect on; `url` is then read only
+        /// for recognition crops.
+        pub detect_url: Option<String>,
         #[serde(default, rename = "loop")]
         pub looping: bool,
         #[serde(flatten)]
@@ -224,10 +227,19 @@ pub struct RegisterPaths {
     pub key_file: PathBuf,
 }
 
+/// The id suffix of a camera's main stream when it detects on a `detect_url`, in metrics and
+/// camera states: `north-1-main`.
+pub const MAIN_SUFFIX: &str = "-main";
+/// The width a main stream's RGB frame is scaled to: only its full-resolution picture is read.
+pub const MAIN_THUMBNAIL_WIDTH: u32 = 64;
+
 /// A camera with its inherited settings resolved.
 #[derive(Clone, Debug)]
 pub struct Camera {
+    /// The stream the models detect on: `detect_url` when the camera names one, else `url`.
     pub capture: CameraConfig,
+    /// With `detect_url`: the camera's main stream (`url`), decoded for recognition crops.
+    pub main: Option<CameraConfig>,
     pub detect_fps: f64,
     pub face_score_threshold: f32,
     /// The gate the camera watches, as events name it.
@@ -426,13 +438,31 @@ fn cameras(raw: &raw::EdgeFile, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut
         }
         let pick = Pick { i, own: &c.settings, defaults: &raw.defaults };
         let url = camera_url(&c.url, &format!("cameras[{i}].url"), resolve, issues);
+        let detect_url =
+            c.detect_url.as_ref().map(|d| camera_url(d, &format!("cameras[{i}].detect_url"), resolve, issues));
         let capture = capture_settings(&pick, issues);
         let camera = camera(&pick, issues);
-        if let Some(url) = url {
-            let mut cap = CameraConfig::new(&c.id, url);
-            cap.looping = c.looping;
-            capture.apply(&mut cap);
-            cameras.push(Camera { capture: cap, ..camera });
+        match (url, detect_url) {
+            (Some(url), None) => {
+                let mut cap = CameraConfig::new(&c.id, url);
+                cap.looping = c.looping;
+                capture.apply(&mut cap);
+                cameras.push(Camera { capture: cap, ..camera });
+            }
+            (Some(main_url), Some(Some(detect_url))) => {
+                let mut cap = CameraConfig::new(&c.id, detect_url);
+                cap.looping = c.looping;
+                capture.apply(&mut cap);
+                let mut main = cap.clone();
+                main.id = format!("{}{MAIN_SUFFIX}", c.id).into();
+                main.url = main_url;
+                // Only the full-resolution YUV picture is used: the RGB frame is a thumbnail,
+                // and the stream is decoded in full only while something moves.
+                main.scale_width = Some(MAIN_THUMBNAIL_WIDTH);
+                main.idle_keyframes_only = true;
+                cameras.push(Camera { capture: cap, main: Some(main), ..camera });
+            }
+            _ => {}
         }
     }
     cameras
@@ -571,6 +601,7 @@ fn camera(pick: &Pick<'_>, issues: &mut Issues) -> Camera {
     };
     Camera {
         capture: CameraConfig::new("-", SourceUrl::File(PathBuf::new())),
+        main: None,
         detect_fps,
         face_score_threshold: face_score_threshold as f32,
         gate,

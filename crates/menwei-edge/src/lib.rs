@@ -6,7 +6,8 @@
 //! - [`config`] turns `edge.toml` into typed settings, one validating function per table.
 //! - [`pipeline`] is the inference thread's scheduler: it opens the models ([`pipeline::Models`])
 //!   and visits each camera's [`slot::CameraSlot`], which says when the camera is due and where
-//!   the models look; [`recognition`] turns detections into tracks and decisions (the rules
+//!   the models look; [`recognition`] turns detections into tracks and decisions, reading
+//!   faces and plates from the full-resolution picture where there is one ([`fine`]) (the rules
 //!   themselves are pure, in `menwei_core::gate`); [`health`] turns camera states and tampering
 //!   into health events, with one timer for the offline grace.
 //! - [`events`] commits events to the outbox; [`relay`] publishes them over MQTT and applies
@@ -24,6 +25,7 @@ pub mod config;
 pub mod draw;
 pub mod enroll;
 pub mod events;
+pub mod fine;
 pub mod health;
 pub mod hooks;
 pub mod http;

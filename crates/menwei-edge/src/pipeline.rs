@@ -188,12 +188,21 @@ pub fn run(
     for c in &cfg.cameras {
         let camera =
             Camera::start(c.capture.clone(), on_state.clone()).with_context(|| format!("camera {}", c.capture.id))?;
-        slots.push(CameraSlot::new(c, camera, now));
+        let slot = CameraSlot::new(c, camera, now);
+        slots.push(match &c.main {
+            Some(main) => slot.with_main(
+                Camera::start(main.clone(), on_state.clone()).with_context(|| format!("camera {}", main.id))?,
+            ),
+            None => slot,
+        });
     }
     *hooks.frame_counts.lock().unwrap_or_else(|e| e.into_inner()) =
         slots.iter().map(|s| (s.source().id().clone(), s.counts().clone())).collect();
-    *hooks.sources.lock().unwrap_or_else(|e| e.into_inner()) =
-        slots.iter().map(|s| SourceView::of(s.source())).collect();
+    *hooks.sources.lock().unwrap_or_else(|e| e.into_inner()) = slots
+        .iter()
+        .flat_map(|s| std::iter::once(s.source()).chain(s.main_source()))
+        .map(|c| SourceView::of(c))
+        .collect();
     ctl.ready.store(true, Ordering::SeqCst);
 
     // Generation 0 is the register as `prepare` loaded it (the hooks are made after it): an
@@ -267,6 +276,9 @@ fn analyse(
         }
         crate::health::tamper_check(&mut slot.tamper, view, now_ms, cam_cfg, events);
     }
+    // With a detect stream, recognition reads the main stream's picture nearest in time.
+    let paired = slot.take_paired(frame.arrived);
+    let full = paired.as_ref().and_then(|f| f.full.as_ref()).or(frame.full.as_ref());
     let recogniser = &mut models.recogniser;
     let look = slot.look(cam_cfg, view, hooks.clock.now(), || recogniser.as_ref().is_none_or(|r| r.settled(i)));
     let look = match look {
@@ -275,7 +287,7 @@ fn analyse(
             if spared == Look::Unchanged
                 && let Some(r) = recogniser.as_mut()
             {
-                r.replay(i, cam_cfg, view, now_ms)?;
+                r.replay(i, cam_cfg, view, full, now_ms)?;
             }
             slot.spared(spared);
             drop(analysis);
@@ -301,10 +313,10 @@ fn analyse(
     faces.retain(|f| f.score >= cam_cfg.face_score_threshold && cam_cfg.in_zone(f.bbox.center(), fw, fh));
     if let Some(r) = recogniser.as_mut() {
         if cam_cfg.faces {
-            r.faces(i, cam_cfg, view, &faces, now_ms)?;
+            r.faces(i, cam_cfg, view, full, &faces, now_ms)?;
         }
         if cam_cfg.plates {
-            r.plates(i, cam_cfg, view, region, now_ms)?;
+            r.plates(i, cam_cfg, view, full, region, now_ms)?;
         }
     }
     drop(analysis);

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use menwei_core::event::{EventKind, Subject};
+use menwei_core::frame::FullFrame;
 use menwei_core::gate::{FaceRule, FaceTrack, FaceVerdict, PlateRead, PlateTrack, PlateVerdict, VotedPlate};
 use menwei_core::geom::BoxXyxy;
 use menwei_core::image::RgbView;
@@ -33,6 +34,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::{Camera, Matching};
 use crate::events::{Draft, EventSink};
+use crate::fine::FineCrop;
 
 /// What the register gives recognition: residents' templates and vehicles.
 #[derive(Debug, Default)]
@@ -208,12 +210,14 @@ impl Recogniser {
         }
     }
 
-    /// Faces detected in one analysed frame of camera `i`.
+    /// Faces detected in one analysed frame of camera `i`. With `full` (the frame's
+    /// full-resolution picture), each face is embedded from it ([`FineCrop`]).
     pub fn faces(
         &mut self,
         i: usize,
         cam: &Camera,
         frame: RgbView<'_>,
+        full: Option<&FullFrame>,
         faces: &[FaceDetection],
         now_ms: i64,
     ) -> anyhow::Result<()> {
@@ -238,17 +242,31 @@ impl Recogniser {
             if !self.cameras[i].face_tracks.entry(track).or_default().wants_shot() {
                 continue;
             }
-            let q = self.embedder.quality(frame, face);
+            let fine = full.and_then(|f| FineCrop::around(f, (frame.width(), frame.height()), face.bbox));
+            let q = match &fine {
+                Some(c) => self.embedder.quality(c.view(), &fine_face(c, face)),
+                None => self.embedder.quality(frame, face),
+            };
             if q.overall >= MIN_SHOT_QUALITY {
-                to_embed.push((track, face.clone(), q.overall * face.bbox.area().sqrt()));
+                to_embed.push((track, face.clone(), q.overall * face.bbox.area().sqrt(), fine));
             }
         }
         if to_embed.is_empty() {
             return Ok(());
         }
-        let batch: Vec<FaceDetection> = to_embed.iter().map(|t| t.1.clone()).collect();
-        let shots = self.embedder.embed(frame, &batch)?;
-        for ((track, _, weight), shot) in to_embed.into_iter().zip(shots) {
+        // Faces in the analysed frame go in one batch; each face read from the full picture
+        // has a crop of its own.
+        let batch: Vec<FaceDetection> = to_embed.iter().filter(|t| t.3.is_none()).map(|t| t.1.clone()).collect();
+        let mut in_frame = if batch.is_empty() { Vec::new() } else { self.embedder.embed(frame, &batch)? }.into_iter();
+        let mut shots = Vec::with_capacity(to_embed.len());
+        for (_, face, _, fine) in &to_embed {
+            let shot = match fine {
+                Some(c) => self.embedder.embed(c.view(), &[fine_face(c, face)])?.pop(),
+                None => in_frame.next(),
+            };
+            shots.push(shot.expect("one shot per face"));
+        }
+        for ((track, _, weight, _), shot) in to_embed.into_iter().zip(shots) {
             let matching = profile::enter(Stage::Matching);
             let t = self.cameras[i].face_tracks.get_mut(&track).expect("track exists");
             let verdict = t.add_shot(&shot.embedding.0[..], weight, &self.known.templates, rule);
@@ -320,6 +338,7 @@ impl Recogniser {
         i: usize,
         cam: &Camera,
         frame: RgbView<'_>,
+        full: Option<&FullFrame>,
         region: Option<menwei_core::geom::PixelRect>,
         now_ms: i64,
     ) -> anyhow::Result<()> {
@@ -340,7 +359,7 @@ impl Recogniser {
         };
         let (fw, fh) = (frame.width(), frame.height());
         detections.retain(|d| cam.in_zone(d.bbox.center(), fw, fh));
-        self.plates_found(i, cam, frame, detections, now_ms)
+        self.plates_found(i, cam, frame, full, detections, now_ms)
     }
 
     /// Whether everything camera `i`'s last analysed frame showed is decided: a frame with the
@@ -353,24 +372,33 @@ impl Recogniser {
 
     /// A frame of camera `i` that shows the same picture as the last analysed one: its
     /// detections go to the trackers again, without the models.
-    pub fn replay(&mut self, i: usize, cam: &Camera, frame: RgbView<'_>, now_ms: i64) -> anyhow::Result<()> {
+    pub fn replay(
+        &mut self,
+        i: usize,
+        cam: &Camera,
+        frame: RgbView<'_>,
+        full: Option<&FullFrame>,
+        now_ms: i64,
+    ) -> anyhow::Result<()> {
         if cam.faces {
             let faces = std::mem::take(&mut self.cameras[i].last_faces);
-            self.faces(i, cam, frame, &faces, now_ms)?;
+            self.faces(i, cam, frame, full, &faces, now_ms)?;
         }
         if cam.plates && self.lpr.is_some() {
             let plates = std::mem::take(&mut self.cameras[i].last_plates);
-            self.plates_found(i, cam, frame, plates, now_ms)?;
+            self.plates_found(i, cam, frame, full, plates, now_ms)?;
         }
         Ok(())
     }
 
-    /// Plates found in one analysed frame of camera `i`, in frame pixels and within its zones.
+    /// Plates found in one analysed frame of camera `i`, in frame pixels and within its zones;
+    /// each read from `full` when the frame has its full-resolution picture.
     fn plates_found(
         &mut self,
         i: usize,
         cam: &Camera,
         frame: RgbView<'_>,
+        full: Option<&FullFrame>,
         detections: Vec<PlateDetection>,
         now_ms: i64,
     ) -> anyhow::Result<()> {
@@ -391,8 +419,13 @@ impl Recogniser {
             if self.cameras[i].plate_tracks.get(&track).is_some_and(PlateTrack::is_decided) {
                 continue;
             }
-            // Read in the whole frame: a plate cut by the region's edge is read whole.
-            if let PlateOutcome::Read(p) = lpr.read_quad(frame, det.corners)? {
+            // Read in the whole frame (or the full picture around it): a plate cut by the
+            // region's edge is read whole.
+            let outcome = match full.and_then(|f| FineCrop::around(f, (frame.width(), frame.height()), det.bbox)) {
+                Some(c) => lpr.read_quad(c.view(), det.corners.map(|p| c.point(p)))?,
+                None => lpr.read_quad(frame, det.corners)?,
+            };
+            if let PlateOutcome::Read(p) = outcome {
                 reads.push((track, p));
             }
         }
@@ -460,6 +493,11 @@ impl Recogniser {
 }
 
 /// The serialised (snake_case) name of a unit enum value.
+/// A face detection in a [`FineCrop`]'s pixels.
+fn fine_face(crop: &FineCrop, face: &FaceDetection) -> FaceDetection {
+    FaceDetection { bbox: crop.bbox(face.bbox), score: face.score, landmarks: face.landmarks.map(|p| crop.point(p)) }
+}
+
 fn name_of<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

@@ -7,6 +7,7 @@
 //! the moving region otherwise, nowhere on a still scene, and nowhere on a settling picture
 //! whose tracks are all decided (its last detections are replayed instead).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -24,6 +25,21 @@ use crate::config;
 /// With `idle_keyframes_only`, a camera on which nothing has moved for this long (or for its
 /// idle check, when that is shorter) decodes keyframes only.
 pub const IDLE_AFTER: Duration = Duration::from_secs(2);
+
+/// How far apart in arrival a detect-stream frame and a main-stream picture may be and still
+/// be read together (both streams come from one sensor over one network path; a camera's two
+/// encoders deliver within a frame or two of each other).
+pub const MAX_SKEW: Duration = Duration::from_millis(150);
+/// Main-stream pictures kept to pair with: each holds a decoder buffer.
+const MAIN_RING: usize = 3;
+
+/// A camera's main stream, when it detects on a sub-stream: the pictures recognition reads.
+struct MainStream<S> {
+    source: S,
+    recent: VecDeque<Frame>,
+    paired: u64,
+    unpaired: u64,
+}
 
 /// What became of one camera's frames that the inference thread took.
 #[derive(Debug, Default)]
@@ -57,6 +73,10 @@ pub struct CameraSummary {
     pub mean_region_share: f64,
     pub reconnects: u64,
     pub mean_detect_ms: f64,
+    /// With a detect stream: frames the inference thread took that had a main-stream picture within
+    /// [`MAX_SKEW`], and those read from the detect frame itself (none was close enough).
+    pub main_paired: u64,
+    pub main_unpaired: u64,
 }
 
 /// Where the models look at one frame.
@@ -101,6 +121,7 @@ pub struct CameraSlot<S = Camera> {
     summary: CameraSummary,
     /// The size of the last frame seen, to notice a change of profile.
     size: Option<(u32, u32)>,
+    main: Option<MainStream<S>>,
 }
 
 impl<S> std::fmt::Debug for CameraSlot<S> {
@@ -127,6 +148,51 @@ impl<S: Source> CameraSlot<S> {
             detect_total_ms: 0.0,
             summary: CameraSummary { camera: cfg.capture.id.to_string(), ..Default::default() },
             size: None,
+            main: None,
+        }
+    }
+
+    /// Adds the camera's main stream: recognition reads from its pictures, and it decodes
+    /// keyframes only while nothing moves on the detect stream.
+    pub fn with_main(mut self, main: S) -> Self {
+        self.main =
+            Some(MainStream { source: main, recent: VecDeque::with_capacity(MAIN_RING), paired: 0, unpaired: 0 });
+        self
+    }
+
+    pub fn main_source(&self) -> Option<&S> {
+        self.main.as_ref().map(|m| &m.source)
+    }
+
+    /// The main-stream picture that arrived nearest to `at`, within [`MAX_SKEW`]; `None`
+    /// without a main stream or when none is close enough (recognition then reads the detect
+    /// frame).
+    pub fn take_paired(&mut self, at: Instant) -> Option<Frame> {
+        let m = self.main.as_mut()?;
+        while let Some(f) = m.source.frames().try_take() {
+            if m.recent.len() == MAIN_RING {
+                m.recent.pop_front();
+            }
+            m.recent.push_back(f);
+        }
+        let skew = |f: &Frame| if f.arrived > at { f.arrived - at } else { at - f.arrived };
+        let best = m
+            .recent
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.full.is_some())
+            .min_by_key(|(_, f)| skew(f))
+            .filter(|(_, f)| skew(f) <= MAX_SKEW)
+            .map(|(i, _)| i);
+        match best {
+            Some(i) => {
+                m.paired += 1;
+                m.recent.remove(i)
+            }
+            None => {
+                m.unpaired += 1;
+                None
+            }
         }
     }
 
@@ -183,6 +249,11 @@ impl<S: Source> CameraSlot<S> {
         if moving.is_some() {
             self.last_motion = now;
         }
+        // The main stream is decoded in full only while something moves on the detect stream
+        // (and for a moment after), keyframes only otherwise: that is where the saving is.
+        if let Some(m) = &self.main {
+            m.source.set_idle(now.duration_since(self.last_motion) >= IDLE_AFTER);
+        }
         // Idle: nothing moved for an idle check. With `idle_keyframes_only` the camera then
         // decodes keyframes only, until motion shows on one of them.
         if cfg.capture.idle_keyframes_only {
@@ -234,6 +305,11 @@ impl CameraSlot<Camera> {
         let analysed = s.frames_analysed as f64;
         s.mean_detect_ms = if s.frames_analysed > 0 { self.detect_total_ms / analysed } else { 0.0 };
         s.mean_region_share = if s.frames_analysed > 0 { s.mean_region_share / analysed } else { 0.0 };
+        if let Some(m) = self.main {
+            (s.main_paired, s.main_unpaired) = (m.paired, m.unpaired);
+            drop(m.recent);
+            m.source.stop();
+        }
         self.source.stop();
         s
     }
@@ -282,6 +358,45 @@ mod tests {
             data: Box::new(vec![grey; 64 * 48 * 3]),
             full: None,
         }
+    }
+
+    /// A main-stream frame that arrived at `arrived`, with a 4x2 full picture.
+    fn main_frame(seq: u64, arrived: Instant) -> Frame {
+        use menwei_core::frame::{FullFrame, YuvFormat, YuvMatrix};
+        let full = FullFrame {
+            width: 4,
+            height: 2,
+            format: YuvFormat::I420,
+            matrix: YuvMatrix::Bt601,
+            planes: [(0, 4), (8, 2), (10, 2)],
+            data: Box::new(vec![128u8; 12]),
+        };
+        Frame { arrived, full: Some(full), ..frame(seq, 0) }
+    }
+
+    #[test]
+    fn the_main_picture_nearest_in_time_is_paired_and_none_beyond_the_skew() {
+        let cfg = camera("detect_url = \"rtsp://127.0.0.1:9/sub\"");
+        assert_eq!(cfg.main.as_ref().map(|m| m.id.as_ref()), Some("gate-main"));
+        let t = Instant::now() + Duration::from_secs(10);
+        let mut slot = CameraSlot::new(&cfg, Fake::default(), t).with_main(Fake::default());
+        let main = |slot: &CameraSlot<Fake>, seq, at| slot.main_source().unwrap().frames.put(main_frame(seq, at));
+        // The keep-newest slot holds one picture at a time: the slot gathers them as they come.
+        for (seq, at) in [(1, t - Duration::from_millis(200)), (2, t - Duration::from_millis(40))] {
+            main(&slot, seq, at);
+            assert!(slot.take_paired(t - Duration::from_secs(5)).is_none(), "far from every picture");
+        }
+        main(&slot, 3, t + Duration::from_millis(100));
+        assert_eq!(slot.take_paired(t).map(|f| f.seq), Some(2), "40 ms beats 100 ms and 200 ms");
+        assert_eq!(slot.take_paired(t).map(|f| f.seq), Some(3), "each picture is read once");
+        assert!(slot.take_paired(t + Duration::from_secs(1)).is_none(), "beyond MAX_SKEW of what is left");
+        // Something moving on the detect stream wakes the main stream's decoder; stillness
+        // lets it go back to keyframes.
+        let pic = frame(9, 0);
+        slot.look(&cfg, pic.view().unwrap(), t, || true);
+        assert!(!slot.main_source().unwrap().idle.load(Ordering::Relaxed));
+        slot.look(&cfg, pic.view().unwrap(), t + IDLE_AFTER, || true);
+        assert!(slot.main_source().unwrap().idle.load(Ordering::Relaxed));
     }
 
     #[test]

@@ -42,7 +42,7 @@ impl Edge {
             mqtt_port,
         };
         // Enrol from a photo that is not in the clip.
-        let cfg = e.config("enrol", (false, false, 1), "rtsp://127.0.0.1:1/none");
+        let cfg = e.config("enrol", (false, false, 1), "rtsp://127.0.0.1:1/none", None);
         let out = Command::new(e.bin)
             .args(["enroll", "--config"])
             .arg(&cfg)
@@ -67,15 +67,16 @@ impl Edge {
         e
     }
 
-    fn config(&self, name: &str, (gating, keyframes, threads): Mode, url: &str) -> PathBuf {
+    fn config(&self, name: &str, (gating, keyframes, threads): Mode, url: &str, detect_url: Option<String>) -> PathBuf {
         let cfg = self.dir.join(format!("edge-{name}.toml"));
+        let detect = detect_url.map(|d| format!("detect_url = \"{d}\"\n")).unwrap_or_default();
         std::fs::write(
             &cfg,
             format!(
                 "compound_id = \"c-bench-{compound}\"\n[models]\ndir = \"{models}\"\nintra_threads = {threads}\nspinning = false\n\
                  plate_max_side = {plate_max_side}\n\
                  [defaults]\ndecode_threads = 1\n\
-                 [[cameras]]\nid = \"north-1\"\nurl = \"{url}\"\ngate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
+                 [[cameras]]\nid = \"north-1\"\nurl = \"{url}\"\n{detect}gate = \"north\"\ndirection = \"entry\"\nrole = \"both\"\n\
                  detect_fps = {FPS}\nmotion_gating = {gating}\nidle_keyframes_only = {keyframes}\n\
                  [register]\npath = \"register.db\"\nkey_file = \"{key}\"\n\
                  [broker]\nurl = \"mqtt://127.0.0.1:{mqtt_port}\"\n[outbox]\npath = \"outbox-{name}.db\"\n\
@@ -91,24 +92,42 @@ impl Edge {
         cfg
     }
 
-    /// Prints the run's heading, runs it, and prints its figures.
-    pub fn run_and_print(&self, name: &str, mode: Mode, server: &RtspServer, central: &Central, clip: &Clip) -> Run {
+    /// Prints the run's heading, runs it, and prints its figures. With `detect`, the camera
+    /// detects on that mount (its sub-stream) and recognises on the main one.
+    pub fn run_and_print(
+        &self,
+        name: &str,
+        mode: Mode,
+        detect: Option<&str>,
+        server: &RtspServer,
+        central: &Central,
+        clip: &Clip,
+    ) -> Run {
         let (gating, keyframes, threads) = mode;
         println!(
-            "\n== run: {name} (motion_gating = {gating}, idle_keyframes_only = {keyframes}, intra_threads = {threads})"
+            "\n== run: {name} (motion_gating = {gating}, idle_keyframes_only = {keyframes}, intra_threads = {threads}{})",
+            detect.map(|d| format!(", detect_url = {d}")).unwrap_or_default()
         );
         if threads > 1 {
             println!("(model stages below count only the inference thread's share of each model run)");
         }
-        let r = self.run(name, mode, server, central, clip);
+        let r = self.run(name, mode, detect, server, central, clip);
         r.print(clip);
         r
     }
 
     /// Runs the daemon until the server has sent the clip once and the last events are in.
-    fn run(&self, name: &str, mode: Mode, server: &RtspServer, central: &Central, clip: &Clip) -> Run {
+    fn run(
+        &self,
+        name: &str,
+        mode: Mode,
+        detect: Option<&str>,
+        server: &RtspServer,
+        central: &Central,
+        clip: &Clip,
+    ) -> Run {
         let profile = self.dir.join(format!("profile-{name}.json"));
-        let cfg = self.config(name, mode, &server.url("/gate"));
+        let cfg = self.config(name, mode, &server.url("/gate"), detect.map(|d| server.url(d)));
         let sent0 = server.frames_sent("/gate");
         let compound = format!("c-bench-{}", name.replace('_', "-"));
         let log = self.dir.join(format!("daemon-{name}.log"));

@@ -190,3 +190,36 @@ fn idle_cam(gated: &Run) -> Value {
     json!({"cpu_ms_per_s": idle_per_s, "decode_ms_per_s": decode_per_s, "look_ms": look_ms,
            "ratio": idle_per_s / decode_per_s.max(1e-9), "line": line})
 }
+
+/// Detection on the sub-stream with recognition on the main stream, against the main stream
+/// alone (the `gated` run): the daemon's CPU and what each recognised.
+pub fn sub_main_and_print(main_only: &Run, sub_main: &Run, clip: &Clip) -> Value {
+    let expected = clip.expected();
+    let recall = |r: &Run| r.found.intersection(&expected).count();
+    let ratio = sub_main.cpu_s / main_only.cpu_s.max(1e-9);
+    let p95 = |r: &Run| {
+        let mut v = r.latency_ms.clone();
+        v.sort_by(f64::total_cmp);
+        pct(&v, 0.95)
+    };
+    println!("\n== sub-stream detection, main-stream recognition");
+    for (name, r) in [("main only (gated)", main_only), ("sub + main", sub_main)] {
+        println!(
+            "{name:>18}: daemon CPU {:.1} s over {:.1} s ({:.0} CPU-ms per second of video), recall {} of {}, p95 {:.0} ms, found {:?}",
+            r.cpu_s,
+            r.wall_s,
+            1e3 * r.cpu_s / r.wall_s.max(1e-9),
+            recall(r),
+            expected.len(),
+            p95(r),
+            r.found
+        );
+    }
+    let met = ratio <= 0.5 && recall(sub_main) >= recall(main_only);
+    println!(
+        "  sub + main / main only CPU: {ratio:.2} (goal <= 0.50 at equal or better recall): {}",
+        if met { "met" } else { "missed" }
+    );
+    json!({"cpu_ratio": ratio, "cpu_s": [main_only.cpu_s, sub_main.cpu_s], "recall": [recall(main_only), recall(sub_main)],
+           "expected": expected.len(), "p95_ms": [p95(main_only), p95(sub_main)], "met": met})
+}

@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 pub const W: u32 = 1280;
 pub const H: u32 = 720;
 pub const FPS: u32 = 10;
+/// The detect sub-stream's size in the `sub_main` run.
+pub const SUB_W: u32 = 640;
+pub const SUB_H: u32 = 360;
 pub const KEY_INT: u32 = 10;
 /// Seconds a picture is shown, then seconds of empty gate after it; the clip starts with
 /// `IDLE_S` seconds of empty gate (long enough for a camera to count as idle).
@@ -31,6 +34,8 @@ const PLAN: ClipPlan = ClipPlan {
 
 pub struct Clip {
     pub file: PathBuf,
+    /// The same clip at 640x360: a camera's detect sub-stream.
+    pub sub_file: PathBuf,
     /// Frame index -> canvas index (0: the empty gate, k: passage k-1).
     pub frames: Vec<usize>,
     pub canvases: Vec<image::RgbImage>,
@@ -59,8 +64,14 @@ impl Clip {
             println!("NOTE: ../shared/data is absent: the clip has faces only");
         }
         let made = PLAN.build(dir, &scene.pictures()).unwrap_or_else(|e| panic!("cannot make the gate clip: {e:#}"));
+        let sub_dir = dir.join("sub");
+        std::fs::create_dir_all(&sub_dir).unwrap();
+        let sub = ClipPlan { width: SUB_W, height: SUB_H, ..PLAN }
+            .build(&sub_dir, &scene.pictures())
+            .unwrap_or_else(|e| panic!("cannot make the sub-stream clip: {e:#}"));
         Clip {
             file: made.file,
+            sub_file: sub.file,
             frames: made.frames,
             canvases: made.canvases,
             passages: scene.passages,
