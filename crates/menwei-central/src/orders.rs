@@ -27,10 +27,10 @@ impl Default for OrderPolicy {
     }
 }
 
-/// Event kinds that open work orders.
+/// Event kinds that open work orders: the anomalies of `menwei_core::event::EventKind`, and any
+/// security kind (an edge newer than this service may send one it does not know yet).
 pub fn is_anomaly(kind: &str) -> bool {
-    kind.starts_with("security.")
-        || matches!(kind, "health.camera_offline" | "health.camera_tampered" | "health.camera_stalled")
+    kind.starts_with("security.") || menwei_core::event::EventKind::parse(kind).is_some_and(|k| k.is_anomaly())
 }
 
 /// The grid staff role that takes an order of this kind first, then the rest in order.
@@ -227,6 +227,7 @@ mod tests {
         assert!(is_anomaly("security.repeat_stranger"));
         assert!(is_anomaly("health.camera_tampered"));
         assert!(!is_anomaly("health.camera_online"));
+        assert!(!is_anomaly("health.camera_format_changed") && is_anomaly("health.camera_stalled"));
         assert!(!is_anomaly("access.denied"));
     }
 

@@ -144,6 +144,7 @@ export default {
   'kind.health.camera_offline': 'Camera offline',
   'kind.health.camera_stalled': 'Camera stalled',
   'kind.health.camera_online': 'Camera back online',
+  'kind.health.camera_format_changed': 'Camera resolution changed',
   'kind.health.camera_tampered': 'Camera tampered',
   'kind.outbox.dropped': 'Dropped-event marker',
 

@@ -144,6 +144,7 @@ export default {
   'kind.health.camera_offline': '摄像头离线',
   'kind.health.camera_stalled': '摄像头无画面',
   'kind.health.camera_online': '摄像头恢复',
+  'kind.health.camera_format_changed': '摄像头分辨率变更',
   'kind.health.camera_tampered': '摄像头被遮挡/干扰',
   'kind.outbox.dropped': '事件丢弃标记',
 

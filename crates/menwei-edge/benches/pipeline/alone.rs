@@ -27,6 +27,8 @@ pub struct Alone {
     plate_det_ms: Vec<f64>,
     read_ms: Vec<f64>,
     embed_one_ms: f64,
+    /// Per canvas, the width in clip pixels of the widest plate the detector found (0: none).
+    pub plate_width_px: Vec<f32>,
 }
 
 /// The models the daemon runs, with the daemon's settings.
@@ -108,8 +110,8 @@ fn decode_convert_alone(clip: &Clip) -> f64 {
 }
 
 /// The plate detector on each picture, and reading every plate it found there.
-fn plates_alone(lpr: Option<&mut Lpr>, views: &[RgbView<'_>]) -> (Vec<f64>, Vec<f64>) {
-    let Some(l) = lpr else { return (vec![0.0; views.len()], vec![0.0; views.len()]) };
+fn plates_alone(lpr: Option<&mut Lpr>, views: &[RgbView<'_>]) -> (Vec<f64>, Vec<f64>, Vec<f32>) {
+    let Some(l) = lpr else { return (vec![0.0; views.len()], vec![0.0; views.len()], vec![0.0; views.len()]) };
     let det = per_view(views, &mut |v| {
         l.detect_in(v, (W, H)).unwrap();
     });
@@ -122,7 +124,8 @@ fn plates_alone(lpr: Option<&mut Lpr>, views: &[RgbView<'_>]) -> (Vec<f64>, Vec<
         }
         k += 1;
     });
-    (det, read)
+    let widths = plates.iter().map(|ps| ps.iter().map(|p| p.bbox.width()).fold(0.0, f32::max)).collect();
+    (det, read, widths)
 }
 
 /// One face embedded, 5 times on each picture with a face: the median.
@@ -159,9 +162,9 @@ impl Alone {
             m.faces.detect(v).unwrap();
         });
         let found: Vec<Vec<FaceDetection>> = views.iter().map(|v| m.faces.detect(*v).unwrap()).collect();
-        let (plate_det_ms, read_ms) = plates_alone(m.lpr.as_mut(), &views);
+        let (plate_det_ms, read_ms, plate_width_px) = plates_alone(m.lpr.as_mut(), &views);
         let embed_one_ms = embed_alone(&mut m.embedder, &views, &found);
-        Alone { decode_convert_ms, face_ms, plate_det_ms, read_ms, embed_one_ms }
+        Alone { decode_convert_ms, face_ms, plate_det_ms, read_ms, embed_one_ms, plate_width_px }
     }
 
     /// The same work as the pipeline did on an analysed frame, timed alone: both detectors on

@@ -109,13 +109,13 @@ fn main() {
     }
     // Detection on a 640x360 sub-stream, recognition on the 1280x720 main stream, gated.
     let sub_main = edge.run_and_print("sub_main", (true, false, 1), Some("/gate-sub"), &server, &central, &clip);
-    let sub = report::sub_main_and_print(&runs["gated"], &sub_main, &clip);
-    runs.insert("sub_main", sub_main);
-    report.insert("sub_main".into(), sub);
 
     println!("\n== stages timed alone");
     let alone = alone::Alone::measure(&root, &clip);
     alone.print();
+    let sub = report::sub_main_and_print(&runs["gated"], &sub_main, &clip, &alone);
+    runs.insert("sub_main", sub_main);
+    report.insert("sub_main".into(), sub);
     let python = if skip_python { None } else { reference::run_and_print(&root, &server.url("/gate-py"), &clip) };
 
     let goals = report::goals_and_print(&runs, &alone, python.as_ref(), &matcher, &clip);
