@@ -50,6 +50,11 @@ pub mod raw {
     pub struct Matching {
         pub face_threshold: Option<f64>,
         pub face_margin: Option<f64>,
+        pub face_min_eye_distance_px: Option<f64>,
+        pub face_min_detector_score: Option<f64>,
+        pub face_max_pose_deg: Option<f64>,
+        pub face_min_sharpness: Option<f64>,
+        pub face_min_brightness: Option<f64>,
         pub plate_max_distance: Option<f64>,
         pub retrigger_secs: Option<f64>,
         pub stranger_repeat: Option<i64>,
@@ -270,6 +275,9 @@ pub struct Matching {
     pub face_threshold: f32,
     /// ...and its lead over the next resident.
     pub face_margin: f32,
+    /// Shots the gate decides on; a shot that fails is refused with its reason (counted in
+    /// `menwei_recognition_faces_refused_total`) and decides nothing.
+    pub face_quality: menwei_vision::quality::QualityPolicy,
     /// Largest confusion-aware distance for a fuzzy plate match (0 = exact only).
     pub plate_max_distance: f32,
     /// One event per subject per gate within this many milliseconds.
@@ -284,6 +292,7 @@ impl Default for Matching {
         Self {
             face_threshold: 0.4,
             face_margin: 0.08,
+            face_quality: menwei_vision::quality::QualityPolicy::GATE,
             plate_max_distance: 1.0,
             retrigger_ms: 30_000,
             stranger_repeat: 3,
@@ -679,6 +688,12 @@ fn matching(m: &raw::Matching, issues: &mut Issues) -> Matching {
     };
     unit("matching.face_threshold", m.face_threshold, 0.0..=1.0, &mut matching.face_threshold);
     unit("matching.face_margin", m.face_margin, 0.0..=1.0, &mut matching.face_margin);
+    let q = &mut matching.face_quality;
+    unit("matching.face_min_eye_distance_px", m.face_min_eye_distance_px, 0.0..=500.0, &mut q.min_eye_distance_px);
+    unit("matching.face_min_detector_score", m.face_min_detector_score, 0.0..=1.0, &mut q.min_detector_score);
+    unit("matching.face_max_pose_deg", m.face_max_pose_deg, 0.0..=90.0, &mut q.max_pose_deg);
+    unit("matching.face_min_sharpness", m.face_min_sharpness, 0.0..=10_000.0, &mut q.min_sharpness);
+    unit("matching.face_min_brightness", m.face_min_brightness, 0.0..=255.0, &mut q.min_brightness);
     unit("matching.plate_max_distance", m.plate_max_distance, 0.0..=3.0, &mut matching.plate_max_distance);
     if let Some(r) = m.retrigger_secs
         && issues.range("matching.retrigger_secs", r, 0.0..=3600.0)

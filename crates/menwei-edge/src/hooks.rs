@@ -36,7 +36,12 @@ pub struct Hooks {
     pub frame_counts: Arc<Mutex<Vec<CameraFrameCounts>>>,
     /// Deadlines and schedules are computed from this clock.
     pub clock: Arc<dyn Clock>,
+    /// Face shots the gate's quality policy refused, by camera and reason (for /metrics).
+    pub faces_refused: Arc<FacesRefused>,
 }
+
+/// Face shots refused by the quality policy: (camera id, reason) -> count.
+pub type FacesRefused = Mutex<BTreeMap<(Arc<str>, &'static str), u64>>;
 
 impl Default for Hooks {
     fn default() -> Self {
@@ -49,6 +54,7 @@ impl Default for Hooks {
             stages: None,
             frame_counts: Arc::default(),
             clock: Arc::new(SystemClock),
+            faces_refused: Arc::default(),
         }
     }
 }

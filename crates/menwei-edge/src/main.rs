@@ -144,7 +144,9 @@ enum EvalWhat {
         #[command(flatten)]
         models: ModelArgs,
     },
-    /// Faces: ROC AUC, TAR at FAR 1e-3, best threshold, rank-1, as photographed and degraded.
+    /// Faces, in each condition a gate camera meets: ROC AUC, TAR at FAR 1e-3, rank-1, and
+    /// what the gate would decide at the threshold, margin and quality policy of `--config`
+    /// (or the defaults), open-set 1:N.
     Faces {
         /// `path,identity` per photo.
         manifest: PathBuf,
@@ -152,6 +154,23 @@ enum EvalWhat {
         pairs: PathBuf,
         #[arg(long)]
         json: bool,
+        /// Conditions, comma-separated: photo, 40px, 24px, 16px, ir-day, night, motion-blur,
+        /// backlight. Default: all.
+        #[arg(long)]
+        conditions: Option<String>,
+        /// Photos enrolled per identity (the first ones in manifest order).
+        #[arg(long, default_value_t = 1)]
+        enrol: usize,
+        /// Identities never enrolled (the last ones by name). Default: 20 %, at least one.
+        #[arg(long)]
+        strangers: Option<usize>,
+        /// Only photos whose path contains this (for example a folder: `deepface/`).
+        #[arg(long)]
+        only: Option<String>,
+        /// Write the first photo with a face, in each condition, to this folder as
+        /// `<condition>.png`.
+        #[arg(long)]
+        pictures: Option<PathBuf>,
         #[command(flatten)]
         models: ModelArgs,
     },
@@ -388,13 +407,35 @@ fn eval(what: EvalWhat) -> Result<()> {
                 }
             }
         }
-        EvalWhat::Faces { manifest, pairs, json, models } => {
+        EvalWhat::Faces { manifest, pairs, json, conditions, enrol, strangers, only, pictures, models } => {
+            use menwei_vision::eval::{FaceEvalOptions, conditions::Condition, gate};
+            let conditions = match conditions {
+                Some(list) => Condition::parse_list(&list).map_err(|e| anyhow::anyhow!("--conditions: {e}"))?,
+                None => Condition::ALL.to_vec(),
+            };
+            anyhow::ensure!(enrol >= 1, "--enrol must be at least 1");
+            let matching = match &models.config {
+                Some(c) => config::load(c)?.matching,
+                None => config::Matching::default(),
+            };
+            let opts = FaceEvalOptions {
+                conditions,
+                only,
+                pictures,
+                protocol: gate::Protocol { enrol, strangers },
+                gate: gate::GateSettings {
+                    threshold: matching.face_threshold,
+                    margin: matching.face_margin,
+                    policy: matching.face_quality,
+                },
+            };
             let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
             let reports = menwei_vision::eval::eval_faces(
                 &manifest,
                 &pairs,
                 &mut kit.faces,
                 &mut kit.embedder,
+                &opts,
                 &mut progress("photos"),
             )?;
             if json {

@@ -96,6 +96,14 @@ pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
         }
         None => None,
     };
+    let in_use = std::iter::once(&face_detector.entry).chain(
+        recognition
+            .iter()
+            .flat_map(|(e, p, _)| std::iter::once(&e.entry).chain(p.iter().flat_map(|p| p.iter().map(|m| &m.entry)))),
+    );
+    for w in menwei_vision::manifest::licence_warnings(in_use) {
+        warn!("{w}");
+    }
     let rt = Runtime::init(cfg.onnxruntime.as_deref())?;
     info!(library = %rt.library().display(), model = %face_detector.path.display(), "models verified, ONNX Runtime loaded");
     Ok(Prepared { rt, face_detector, recognition })
@@ -133,7 +141,8 @@ impl Models {
                     cfg.matching.clone(),
                     cfg.cameras.len(),
                     hooks.events.clone(),
-                );
+                )
+                .with_refusal_counter(hooks.faces_refused.clone());
                 Some(match &cfg.snapshots {
                     Some(s) => r.with_snapshots(
                         crate::snapshots::Snapshots::new(s.clone())

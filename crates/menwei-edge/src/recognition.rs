@@ -110,10 +110,9 @@ pub struct Recogniser {
     snapshots: Option<crate::snapshots::Snapshots>,
     /// Decisions made, for the run summary.
     pub decisions: Vec<GateDecision>,
+    /// Shots the quality policy refused, by camera and reason.
+    refused: Arc<crate::hooks::FacesRefused>,
 }
-
-/// Shots below this overall quality are not worth embedding.
-const MIN_SHOT_QUALITY: f32 = 0.05;
 
 impl Recogniser {
     pub fn new(
@@ -149,8 +148,15 @@ impl Recogniser {
                 .collect(),
             events,
             snapshots: None,
+            refused: Arc::default(),
             decisions: Vec::new(),
         }
+    }
+
+    /// Counts refused face shots into `counter` (the daemon's /metrics reads it).
+    pub fn with_refusal_counter(mut self, counter: Arc<crate::hooks::FacesRefused>) -> Self {
+        self.refused = counter;
+        self
     }
 
     /// Keeps the picture behind each access and security event.
@@ -247,8 +253,14 @@ impl Recogniser {
                 Some(c) => self.embedder.quality(c.view(), &fine_face(c, face)),
                 None => self.embedder.quality(frame, face),
             };
-            if q.overall >= MIN_SHOT_QUALITY {
-                to_embed.push((track, face.clone(), q.overall * face.bbox.area().sqrt(), fine));
+            match self.matching.face_quality.check(&q) {
+                Ok(()) => to_embed.push((track, face.clone(), q.overall * face.bbox.area().sqrt(), fine)),
+                Err(issue) => {
+                    // Refused, with its reason: the guard uses the card, QR code or plate.
+                    debug!(camera = %cam.capture.id, track, "face shot refused: {issue}");
+                    let mut refused = self.refused.lock().unwrap_or_else(|e| e.into_inner());
+                    *refused.entry((cam.capture.id.clone(), issue.reason())).or_default() += 1;
+                }
             }
         }
         if to_embed.is_empty() {

@@ -71,6 +71,16 @@ impl Status {
                 );
             }
         }
+        let refused = self.hooks.faces_refused.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for ((camera, reason), n) in &refused {
+            m.sample(
+                "menwei_recognition_faces_refused_total",
+                Kind::Counter,
+                "Face shots the gate's quality policy would not decide on, by reason (too small, too dark, blurred, turned, unsure, poor).",
+                &[("camera", camera), ("reason", reason)],
+                *n as f64,
+            );
+        }
     }
 
     fn outbox_metrics(&self, m: &mut MetricsText) {

@@ -27,6 +27,11 @@ fn the_daemon_analyses_the_sample_clip_and_finds_the_face() {
     let out = Command::new(env!("CARGO_BIN_EXE_menwei-edge")).arg("run").arg("--config").arg(&cfg).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
+    // The default detector's weights are non-commercial: the daemon says so at start.
+    assert!(
+        stderr.contains("model `scrfd_500m` carries weights licensed") && stderr.contains("centerface"),
+        "{stderr}"
+    );
     let lines: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert!(lines.len() >= 10, "only {} frames analysed\n{stderr}", lines.len());

@@ -1,4 +1,10 @@
 //! Face embeddings with ArcFace-style models (w600k_mbf): align, batch, run, L2-normalise.
+//!
+//! The aligned face goes to the model as the camera saw it. Two photometric steps were tried
+//! and measured with `menwei-edge eval faces` (docs/design/vision.md): brightening dark faces
+//! to mid-grey, and averaging the embeddings of the face and its mirror image. Neither earned
+//! its place (the gain lost one night probe; the mirror gained one to three of fifty probes
+//! for twice the embedding cost), so neither is here.
 
 use menwei_core::image::RgbView;
 use ort::session::Session;
@@ -7,7 +13,7 @@ use ort::value::TensorRef;
 use crate::align::warp_face;
 use crate::face::FaceDetection;
 use crate::preprocess::Normalize;
-use crate::quality::{FaceQuality, laplacian_variance};
+use crate::quality::{FaceQuality, GreyCues, grey_cues};
 use crate::{Runtime, SessionOptions, VerifiedModel, VisionError};
 
 /// Dimensions of an embedding.
@@ -93,7 +99,7 @@ impl FaceEmbedder {
     pub fn quality(&mut self, frame: RgbView<'_>, face: &FaceDetection) -> FaceQuality {
         self.tensor.resize(3 * PLANE, 0.0);
         warp_face(frame, &face.landmarks, SIZE, &NORM, &mut self.tensor[..3 * PLANE]);
-        FaceQuality::new(face, self.sharpness(0))
+        FaceQuality::new(face, self.grey_cues(0))
     }
 
     /// Embeds every face of `frame`, in batches of up to [`MAX_BATCH`]. Results are in the
@@ -107,7 +113,7 @@ impl FaceEmbedder {
             let pre = menwei_core::profile::enter(menwei_core::profile::Stage::Preprocess);
             for (i, face) in chunk.iter().enumerate() {
                 warp_face(frame, &face.landmarks, SIZE, &NORM, &mut self.tensor[i * 3 * PLANE..(i + 1) * 3 * PLANE]);
-                qualities.push(FaceQuality::new(face, self.sharpness(i)));
+                qualities.push(FaceQuality::new(face, self.grey_cues(i)));
             }
             drop(pre);
             let input = TensorRef::from_array_view(([n, 3, SIZE as usize, SIZE as usize], self.tensor.as_slice()))
@@ -135,14 +141,15 @@ impl FaceEmbedder {
         Ok(out)
     }
 
-    /// Sharpness of the `i`-th aligned face in the tensor, on grey levels 0-255.
-    fn sharpness(&mut self, i: usize) -> f32 {
+    /// Sharpness and brightness of the `i`-th aligned face in the tensor, on grey
+    /// levels 0-255.
+    fn grey_cues(&mut self, i: usize) -> GreyCues {
         let base = i * 3 * PLANE;
         let t = &self.tensor[base..base + 3 * PLANE];
         for (j, g) in self.grey.iter_mut().enumerate() {
             let mean = (t[j] + t[PLANE + j] + t[2 * PLANE + j]) / 3.0;
             *g = mean * 127.5 + 127.5;
         }
-        laplacian_variance(&self.grey, SIZE as usize)
+        grey_cues(&self.grey, SIZE as usize)
     }
 }

@@ -162,6 +162,34 @@ impl ModelStore {
     }
 }
 
+impl ModelEntry {
+    /// Whether the weights' licence forbids commercial use (`models.toml` says
+    /// "non-commercial"): a property-management company may not deploy them at its gates.
+    pub fn non_commercial(&self) -> bool {
+        self.licence.to_ascii_lowercase().contains("non-commercial")
+    }
+}
+
+/// One warning per model in `models` whose weights are non-commercial, naming the licence and
+/// the permissive choice where the project ships one.
+pub fn licence_warnings<'a>(models: impl IntoIterator<Item = &'a ModelEntry>) -> Vec<String> {
+    models
+        .into_iter()
+        .filter(|m| m.non_commercial())
+        .map(|m| {
+            let instead = match m.task {
+                Task::FaceDetection => "; `[models] face_detector = \"centerface\"` selects the MIT-licensed detector",
+                Task::FaceEmbedding => "; no permissively licensed face embedder is shipped yet",
+                _ => "",
+            };
+            format!(
+                "model `{}` carries weights licensed \"{}\": not for a commercial deployment{instead}",
+                m.name, m.licence
+            )
+        })
+        .collect()
+}
+
 /// The lowercase hex sha256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String, ManifestError> {
     let mut f = std::fs::File::open(path).map_err(|source| {
@@ -217,6 +245,20 @@ licence = "MIT"
 source = { package = "p", version = "1", member = "m" }
 tensors = "none"
 "#;
+
+    #[test]
+    fn the_shipped_manifest_flags_exactly_its_non_commercial_weights() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/models.toml");
+        let store = ModelStore::open(&path, Path::new(".")).unwrap();
+        let flagged: Vec<&str> =
+            store.manifest().models.iter().filter(|m| m.non_commercial()).map(|m| m.name.as_str()).collect();
+        assert_eq!(flagged, ["scrfd_500m", "w600k_mbf"]);
+        let warnings = licence_warnings([store.entry("scrfd_500m").unwrap(), store.entry("centerface").unwrap()]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("scrfd_500m") && warnings[0].contains("centerface"), "{warnings:?}");
+        let embedder = licence_warnings([store.entry("w600k_mbf").unwrap()]);
+        assert!(embedder[0].contains("no permissively licensed face embedder"), "{embedder:?}");
+    }
 
     fn store(dir: &Path) -> ModelStore {
         let m = dir.join("models.toml");

@@ -1,9 +1,8 @@
-//! Accuracy evaluation on a labelled plate set (the manifest format of `../shared/data/plates`).
-//! Used by `menwei-edge eval plates` and by the tests, so both report the same numbers.
+//! Plate accuracy on a labelled set (the manifest format of `../shared/data/plates`).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use menwei_core::geom::{BoxXyxy, Point};
@@ -11,7 +10,7 @@ use menwei_core::image::RgbView;
 use menwei_core::plate::PlateLayout;
 use serde::Serialize;
 
-use crate::VisionError;
+use super::{EvalError, load, parse_csv, pct};
 use crate::lpr::{Lpr, PlateOutcome, quad_aspect};
 
 /// One labelled plate.
@@ -35,50 +34,6 @@ impl LabelledPlate {
             || self.path.contains("double")
             || (self.color == "yellow" && self.corners.is_some_and(|c| quad_aspect(&c) <= 2.3))
     }
-}
-
-/// RFC 4180 records: fields may be quoted, quotes inside doubled, newlines inside quotes.
-pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let mut records = Vec::new();
-    let mut record = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (quoted, c) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => quoted = false,
-            (true, c) => field.push(c),
-            (false, '"') => quoted = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, c) => field.push(c),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    records
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("{path}: {reason}")]
-    Manifest { path: PathBuf, reason: String },
-    #[error("cannot decode {path}: {reason}")]
-    Image { path: PathBuf, reason: String },
-    #[error(transparent)]
-    Vision(#[from] VisionError),
 }
 
 /// Reads a plate manifest: `path`, `plate_text`, `kind`, `color_if_known`, `bbox_xyxy`
@@ -165,10 +120,6 @@ impl Tally {
     }
 }
 
-fn pct(n: usize, d: usize) -> f64 {
-    if d == 0 { 0.0 } else { 100.0 * n as f64 / d as f64 }
-}
-
 /// What `eval plates` prints.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PlateReport {
@@ -219,15 +170,6 @@ impl fmt::Display for PlateReport {
         let top: Vec<String> = self.confusions.iter().take(12).map(|(p, n)| format!("{p} x{n}")).collect();
         writeln!(f, "most common confusions (truth->read): {}", top.join(", "))
     }
-}
-
-fn load(path: &Path) -> Result<image::RgbImage, EvalError> {
-    image::ImageReader::open(path)
-        .and_then(|r| r.with_guessed_format())
-        .map_err(|e| EvalError::Image { path: path.into(), reason: e.to_string() })?
-        .decode()
-        .map(|i| i.to_rgb8())
-        .map_err(|e| EvalError::Image { path: path.into(), reason: e.to_string() })
 }
 
 /// Runs `lpr` over every labelled plate of `manifest` (paths relative to its folder), or those
@@ -354,232 +296,4 @@ pub fn eval_plates(
 
 fn rejected() -> PlateOutcome {
     PlateOutcome::Rejected { raw: String::new(), reason: "not detected".into() }
-}
-
-/// What `eval faces` prints, for one condition (the photos as they are, or degraded).
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct FaceReport {
-    pub condition: String,
-    pub photos: usize,
-    /// Photos in which no face was found (their pairs count as failures at any threshold).
-    pub no_face: usize,
-    pub genuine_pairs: usize,
-    pub impostor_pairs: usize,
-    pub roc_auc: f64,
-    /// The lowest threshold whose false accept rate is at most 1e-3, and the true accept rate
-    /// there. With fewer than 1,000 impostor pairs this is "above every impostor".
-    pub threshold_at_far_1e3: f32,
-    pub tar_at_far_1e3: f64,
-    /// The threshold with the fewest pair errors, and its accuracy.
-    pub best_threshold: f32,
-    pub best_accuracy: f64,
-    /// Nearest other photo has the same identity, over photos whose identity has at least two.
-    pub rank1: f64,
-    pub rank1_probes: usize,
-    pub genuine_median: f32,
-    pub impostor_max: f32,
-}
-
-impl fmt::Display for FaceReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}: {} photos ({} without a face)", self.condition, self.photos, self.no_face)?;
-        writeln!(
-            f,
-            "  pairs: {} genuine (median cosine {:.3}), {} impostor (max {:.3})",
-            self.genuine_pairs, self.genuine_median, self.impostor_pairs, self.impostor_max
-        )?;
-        writeln!(f, "  ROC AUC {:.4}", self.roc_auc)?;
-        writeln!(
-            f,
-            "  TAR {:.1} % at FAR <= 1e-3 (threshold {:.3})",
-            100.0 * self.tar_at_far_1e3,
-            self.threshold_at_far_1e3
-        )?;
-        writeln!(f, "  best threshold {:.3}: {:.1} % of pairs right", self.best_threshold, 100.0 * self.best_accuracy)?;
-        writeln!(f, "  rank-1 identification {:.1} % over {} probes", 100.0 * self.rank1, self.rank1_probes)
-    }
-}
-
-/// Scores pairs and identities from embeddings keyed by photo path (`None`: no face found).
-pub fn face_report(
-    condition: &str,
-    embeddings: &BTreeMap<String, Option<crate::embed::Embedding>>,
-    identities: &BTreeMap<String, String>,
-    pairs: &[(String, String, bool)],
-) -> FaceReport {
-    let mut genuine = Vec::new();
-    let mut impostor = Vec::new();
-    for (a, b, same) in pairs {
-        let s = match (embeddings.get(a).and_then(Option::as_ref), embeddings.get(b).and_then(Option::as_ref)) {
-            (Some(x), Some(y)) => x.cosine(y),
-            // No face: a genuine pair is missed, an impostor pair is rejected.
-            _ => -1.0,
-        };
-        if *same { genuine.push(s) } else { impostor.push(s) }
-    }
-    genuine.sort_by(f32::total_cmp);
-    impostor.sort_by(f32::total_cmp);
-    // AUC: the probability that a genuine pair outscores an impostor pair (ties count half).
-    let mut wins = 0.0f64;
-    for g in &genuine {
-        let below = impostor.partition_point(|i| i < g);
-        let ties = impostor[below..].iter().take_while(|i| *i == g).count();
-        wins += below as f64 + ties as f64 / 2.0;
-    }
-    let roc_auc =
-        if genuine.is_empty() || impostor.is_empty() { 0.0 } else { wins / (genuine.len() * impostor.len()) as f64 };
-    // FAR <= 1e-3: at most floor(n * 1e-3) impostors may pass.
-    let allowed = (impostor.len() as f64 * 1e-3).floor() as usize;
-    let threshold = impostor.len().checked_sub(allowed + 1).map_or(f32::MIN, |i| impostor[i]);
-    let tar = genuine.iter().filter(|g| **g > threshold).count() as f64 / genuine.len().max(1) as f64;
-    // Best threshold: try every score as a cut (accept if > cut).
-    let mut all: Vec<f32> = genuine.iter().chain(&impostor).copied().collect();
-    all.sort_by(f32::total_cmp);
-    let total = (genuine.len() + impostor.len()).max(1) as f64;
-    let (mut best_threshold, mut best_accuracy) = (0.0f32, 0.0f64);
-    for &cut in &all {
-        let right = genuine.iter().filter(|g| **g > cut).count() + impostor.iter().filter(|i| **i <= cut).count();
-        let acc = right as f64 / total;
-        if acc > best_accuracy {
-            (best_threshold, best_accuracy) = (cut, acc);
-        }
-    }
-    // Rank-1 over photos with a face whose identity has at least two photos with a face.
-    let with_face: Vec<(&String, &crate::embed::Embedding)> =
-        embeddings.iter().filter_map(|(p, e)| e.as_ref().map(|e| (p, e))).collect();
-    let mut per_identity: BTreeMap<&str, usize> = BTreeMap::new();
-    for (p, _) in &with_face {
-        if let Some(id) = identities.get(*p) {
-            *per_identity.entry(id.as_str()).or_default() += 1;
-        }
-    }
-    let (mut probes, mut hits) = (0usize, 0usize);
-    for (p, e) in &with_face {
-        let Some(id) = identities.get(*p) else { continue };
-        if per_identity.get(id.as_str()).copied().unwrap_or(0) < 2 {
-            continue;
-        }
-        probes += 1;
-        let nearest = with_face
-            .iter()
-            .filter(|(q, _)| q != p)
-            .max_by(|a, b| a.1.cosine(e).total_cmp(&b.1.cosine(e)))
-            .and_then(|(q, _)| identities.get(*q));
-        hits += usize::from(nearest == Some(id));
-    }
-    FaceReport {
-        condition: condition.into(),
-        photos: embeddings.len(),
-        no_face: embeddings.values().filter(|e| e.is_none()).count(),
-        genuine_pairs: genuine.len(),
-        impostor_pairs: impostor.len(),
-        roc_auc,
-        threshold_at_far_1e3: threshold,
-        tar_at_far_1e3: tar,
-        best_threshold,
-        best_accuracy,
-        rank1: hits as f64 / probes.max(1) as f64,
-        rank1_probes: probes,
-        genuine_median: genuine.get(genuine.len() / 2).copied().unwrap_or(0.0),
-        impostor_max: impostor.last().copied().unwrap_or(0.0),
-    }
-}
-
-/// Reads `manifest.csv` (`path`, `identity`) and `pairs.csv` (`a`, `b`, `same`).
-#[allow(clippy::type_complexity)]
-pub fn read_face_lists(
-    manifest: &Path,
-    pairs: &Path,
-) -> Result<(BTreeMap<String, String>, Vec<(String, String, bool)>), EvalError> {
-    let table = |path: &Path, cols: &[&str]| -> Result<Vec<Vec<String>>, EvalError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read { path: path.into(), source })?;
-        let mut records = parse_csv(&text).into_iter();
-        let header = records.next().unwrap_or_default();
-        let idx: Vec<usize> = cols
-            .iter()
-            .map(|c| {
-                header
-                    .iter()
-                    .position(|h| h == c)
-                    .ok_or_else(|| EvalError::Manifest { path: path.into(), reason: format!("no column `{c}`") })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(records.filter(|r| r.len() == header.len()).map(|r| idx.iter().map(|&i| r[i].clone()).collect()).collect())
-    };
-    let ids = table(manifest, &["path", "identity"])?.into_iter().map(|r| (r[0].clone(), r[1].clone())).collect();
-    let pairs = table(pairs, &["a", "b", "same"])?
-        .into_iter()
-        .map(|r| (r[0].clone(), r[1].clone(), r[2] == "1" || r[2].eq_ignore_ascii_case("true")))
-        .collect();
-    Ok((ids, pairs))
-}
-
-/// A gate camera's view of a photo: scaled so the eyes are about `eye_px` apart, blurred
-/// (Gaussian, sigma 1.2) and stored as JPEG at quality 40.
-pub fn degrade(img: &image::RgbImage, eye_distance: f32, eye_px: f32) -> image::RgbImage {
-    let scale = (eye_px / eye_distance.max(1.0)).min(1.0);
-    let (w, h) = (
-        ((img.width() as f32) * scale).round().max(16.0) as u32,
-        ((img.height() as f32) * scale).round().max(16.0) as u32,
-    );
-    let small = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
-    let blurred = image::imageops::blur(&small, 1.2);
-    let mut jpeg = Vec::new();
-    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 40);
-    if enc.encode_image(&blurred).is_err() {
-        return blurred;
-    }
-    image::load_from_memory(&jpeg).map(|i| i.to_rgb8()).unwrap_or(blurred)
-}
-
-/// Embeds the largest face of every photo of `ids`, as they are and degraded, and reports
-/// both conditions. `progress(done, total)` after each photo.
-pub fn eval_faces(
-    manifest: &Path,
-    pairs_path: &Path,
-    detector: &mut crate::face::FaceDetector,
-    embedder: &mut crate::embed::FaceEmbedder,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<[FaceReport; 2], EvalError> {
-    let dir = manifest.parent().unwrap_or(Path::new("."));
-    let (ids, pairs) = read_face_lists(manifest, pairs_path)?;
-    let mut photos: Vec<String> = ids.keys().cloned().collect();
-    for (a, b, _) in &pairs {
-        for p in [a, b] {
-            if !photos.contains(p) {
-                photos.push(p.clone());
-            }
-        }
-    }
-    let mut clean = BTreeMap::new();
-    let mut degraded = BTreeMap::new();
-    let total = photos.len();
-    for (i, p) in photos.iter().enumerate() {
-        let img = load(&dir.join(p))?;
-        let view = RgbView::packed(img.width(), img.height(), img.as_raw()).expect("decoded image");
-        let faces = detector.detect(view)?;
-        let largest = faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())).cloned();
-        let (e, d) = match largest {
-            Some(face) => {
-                let shot = embedder.embed(view, std::slice::from_ref(&face))?.remove(0);
-                let bad = degrade(&img, shot.quality.eye_distance_px, 40.0);
-                let bview = RgbView::packed(bad.width(), bad.height(), bad.as_raw()).expect("degraded image");
-                let bfaces = detector.detect(bview)?;
-                let bface = bfaces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area())).cloned();
-                let d = match bface {
-                    Some(f) => Some(embedder.embed(bview, &[f])?.remove(0).embedding),
-                    None => None,
-                };
-                (Some(shot.embedding), d)
-            }
-            None => (None, None),
-        };
-        clean.insert(p.clone(), e);
-        degraded.insert(p.clone(), d);
-        progress(i + 1, total);
-    }
-    Ok([
-        face_report("as photographed", &clean, &ids, &pairs),
-        face_report("degraded (40 px between the eyes, blur, JPEG 40)", &degraded, &ids, &pairs),
-    ])
 }
