@@ -56,6 +56,9 @@ pub mod raw {
         pub face_min_sharpness: Option<f64>,
         pub face_min_brightness: Option<f64>,
         pub plate_max_distance: Option<f64>,
+        pub plate_home_provinces: Option<Vec<String>>,
+        pub plate_home_prefixes: Option<Vec<String>>,
+        pub plate_home_weight: Option<f64>,
         pub retrigger_secs: Option<f64>,
         pub stranger_repeat: Option<i64>,
         pub stranger_window_hours: Option<f64>,
@@ -280,6 +283,8 @@ pub struct Matching {
     pub face_quality: menwei_vision::quality::QualityPolicy,
     /// Largest confusion-aware distance for a fuzzy plate match (0 = exact only).
     pub plate_max_distance: f32,
+    /// The deployment's prior on plates' first characters (empty: none).
+    pub plate_home: menwei_vision::lpr::HomePrior,
     /// One event per subject per gate within this many milliseconds.
     pub retrigger_ms: i64,
     /// An unknown face seen this many times within `stranger_window_ms` is a repeat stranger.
@@ -294,6 +299,7 @@ impl Default for Matching {
             face_margin: 0.08,
             face_quality: menwei_vision::quality::QualityPolicy::GATE,
             plate_max_distance: 1.0,
+            plate_home: menwei_vision::lpr::HomePrior::default(),
             retrigger_ms: 30_000,
             stranger_repeat: 3,
             stranger_window_ms: 24 * 3_600_000,
@@ -677,6 +683,41 @@ fn http(
     (listen, token)
 }
 
+/// `plate_home_provinces`, `plate_home_prefixes` and `plate_home_weight`.
+fn plate_home(m: &raw::Matching, issues: &mut Issues, home: &mut menwei_vision::lpr::HomePrior) {
+    use menwei_core::plate::PROVINCES;
+    for (i, p) in m.plate_home_provinces.iter().flatten().enumerate() {
+        let mut chars = p.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if PROVINCES.contains(c) => home.provinces.push(c),
+            _ => issues.add(
+                format!("matching.plate_home_provinces[{i}]"),
+                format!("`{p}` is not one province character ({PROVINCES})"),
+            ),
+        }
+    }
+    for (i, p) in m.plate_home_prefixes.iter().flatten().enumerate() {
+        let chars: Vec<char> = p.chars().collect();
+        match chars[..] {
+            [c, l] if home.provinces.contains(&c) && l.is_ascii_uppercase() => home.prefixes.push(p.clone()),
+            [c, l] if PROVINCES.contains(c) && l.is_ascii_uppercase() => issues.add(
+                format!("matching.plate_home_prefixes[{i}]"),
+                format!("`{p}`: its province {c} is not in plate_home_provinces"),
+            ),
+            _ => issues.add(
+                format!("matching.plate_home_prefixes[{i}]"),
+                format!("`{p}` is not a province character and an office letter, such as 冀G"),
+            ),
+        }
+    }
+    home.weight = menwei_vision::lpr::HomePrior::WEIGHT;
+    if let Some(w) = m.plate_home_weight
+        && issues.range("matching.plate_home_weight", w, 0.0..=5.0)
+    {
+        home.weight = w as f32;
+    }
+}
+
 fn matching(m: &raw::Matching, issues: &mut Issues) -> Matching {
     let mut matching = Matching::default();
     let mut unit = |key: &str, v: Option<f64>, range: std::ops::RangeInclusive<f64>, dst: &mut f32| {
@@ -705,6 +746,7 @@ fn matching(m: &raw::Matching, issues: &mut Issues) -> Matching {
     {
         matching.stranger_repeat = n as usize;
     }
+    plate_home(m, issues, &mut matching.plate_home);
     if let Some(h) = m.stranger_window_hours {
         if h > 0.0 && h <= 168.0 {
             matching.stranger_window_ms = (h * 3_600_000.0) as i64;

@@ -32,6 +32,7 @@ pub fn endpoint(cfg: &EdgeConfig, generation: Arc<AtomicU64>) -> Result<Option<(
             plate_readers: Vec::new(),
             plate_max_side: crate::config::defaults::PLATE_MAX_SIDE,
             plate_upscale: crate::config::defaults::PLATE_UPSCALE,
+            plate_home: Default::default(),
             opts: menwei_vision::SessionOptions { intra_threads: 1, spinning: false, provider: cfg.provider },
         },
         register: cfg.register.clone().context("enrolment needs a [register]")?,

@@ -197,9 +197,30 @@ struct ModelArgs {
     /// How much a small picture may be scaled up for plate detection (1 = never).
     #[arg(long, default_value_t = config::defaults::PLATE_UPSCALE)]
     plate_upscale: f32,
+    /// Home provinces, comma-separated (such as `冀,京`): a prior on plates' first character,
+    /// at the weight of `--config` or the default ln 4 (docs/design/vision.md). Replaces the
+    /// config's `plate_home_provinces` (and drops its prefixes).
+    #[arg(long, value_delimiter = ',')]
+    home_provinces: Vec<String>,
 }
 
 impl ModelArgs {
+    /// The config's home prior, or `--home-provinces` in its place.
+    fn plate_home(&self, from_config: menwei_vision::lpr::HomePrior) -> Result<menwei_vision::lpr::HomePrior> {
+        if self.home_provinces.is_empty() {
+            return Ok(from_config);
+        }
+        let mut provinces = Vec::new();
+        for p in &self.home_provinces {
+            let mut chars = p.trim().chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) if menwei_core::plate::PROVINCES.contains(c) => provinces.push(c),
+                _ => anyhow::bail!("--home-provinces: `{p}` is not one province character"),
+            }
+        }
+        Ok(menwei_vision::lpr::HomePrior { provinces, prefixes: Vec::new(), weight: from_config.weight })
+    }
+
     fn paths(&self) -> Result<menwei_edge::tools::ModelPaths> {
         match &self.config {
             Some(c) => {
@@ -213,6 +234,7 @@ impl ModelArgs {
                     plate_readers: self.plate_readers.clone(),
                     plate_max_side: self.plate_max_side,
                     plate_upscale: self.plate_upscale,
+                    plate_home: self.plate_home(cfg.matching.plate_home.clone())?,
                     opts: menwei_vision::SessionOptions {
                         intra_threads: cfg.intra_threads,
                         spinning: cfg.spinning,
@@ -234,6 +256,7 @@ impl ModelArgs {
                     plate_readers: self.plate_readers.clone(),
                     plate_max_side: self.plate_max_side,
                     plate_upscale: self.plate_upscale,
+                    plate_home: self.plate_home(config::Matching::default().plate_home)?,
                     opts: menwei_vision::SessionOptions { intra_threads: 2, ..Default::default() },
                 })
             }
@@ -365,6 +388,7 @@ fn enroll(
         plate_readers: vec!["clp_rec".into()],
         plate_max_side: config::defaults::PLATE_MAX_SIDE,
         plate_upscale: config::defaults::PLATE_UPSCALE,
+        home_provinces: Vec::new(),
     };
     let mut kit = menwei_edge::tools::Kit::open(&paths.paths()?)?;
     let outcomes = menwei_edge::tools::enroll(&mut kit, &register, resident, photos)?;

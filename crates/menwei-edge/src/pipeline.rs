@@ -175,7 +175,8 @@ fn open_lpr(
         PlateReader::new(rt, &rec, opts, PlateReaderConfig::for_model("clp_rec"))?,
         PlateReader::new(rt, &pp, opts, PlateReaderConfig::for_model("ppocr_v4_rec"))?,
     ];
-    Ok(menwei_vision::lpr::Lpr::new(det, readers, Default::default())?)
+    let lpr_cfg = menwei_vision::lpr::LprConfig { home: cfg.matching.plate_home.clone(), ..Default::default() };
+    Ok(menwei_vision::lpr::Lpr::new(det, readers, lpr_cfg)?)
 }
 
 /// Runs until every camera has ended (files without `loop`) or `stop` is signalled.

@@ -32,6 +32,8 @@ pub struct ModelPaths {
     /// Plate detector input: longest side, and the most a small picture is scaled up.
     pub plate_max_side: u32,
     pub plate_upscale: f32,
+    /// The deployment's prior on plates' first characters.
+    pub plate_home: menwei_vision::lpr::HomePrior,
     pub opts: SessionOptions,
 }
 
@@ -60,7 +62,11 @@ impl Kit {
             .iter()
             .map(|n| Ok(PlateReader::new(&rt, &store.verify(n)?, &p.opts, PlateReaderConfig::for_model(n))?))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Kit { faces, embedder, lpr: Lpr::new(det, readers, LprConfig::default())? })
+        Ok(Kit {
+            faces,
+            embedder,
+            lpr: Lpr::new(det, readers, LprConfig { home: p.plate_home.clone(), ..LprConfig::default() })?,
+        })
     }
 }
 

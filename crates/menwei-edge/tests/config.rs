@@ -22,6 +22,49 @@ fn the_example_config_loads_with_inherited_and_overridden_settings() {
     assert_eq!(cam.detect_fps, 10.0, "the camera's own value overrides [defaults]");
     assert_eq!(cam.face_score_threshold, 0.5, "inherited from [defaults]");
     assert_eq!(cam.capture.watchdog.as_secs(), 20);
+    let m = &cfg.matching;
+    assert_eq!((m.face_quality.min_eye_distance_px, m.face_quality.max_pose_deg), (18.0, 60.0));
+    assert!(m.plate_home.provinces.is_empty(), "no home prior unless one is written");
+}
+
+#[test]
+fn the_gate_policy_and_the_home_prior_are_read_and_bad_values_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = root().join("models").canonicalize().unwrap();
+    let write = |matching: &str| {
+        let text = format!(
+            "compound_id = \"c\"\n[models]\ndir = \"{}\"\n[[cameras]]\nid = \"a\"\nurl = \"rtsp://h/x\"\n[matching]\n{matching}\n",
+            models.display()
+        );
+        let path = dir.path().join("edge.toml");
+        std::fs::write(&path, text).unwrap();
+        config::load(&path)
+    };
+    let cfg = write(
+        "face_min_eye_distance_px = 24\nface_min_brightness = 40\nplate_home_provinces = [\"冀\", \"京\"]\nplate_home_prefixes = [\"冀G\"]\nplate_home_weight = 2.0",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let m = &cfg.matching;
+    assert_eq!((m.face_quality.min_eye_distance_px, m.face_quality.min_brightness), (24.0, 40.0));
+    assert_eq!(m.plate_home.provinces, vec!['冀', '京']);
+    assert_eq!((m.plate_home.prefixes.clone(), m.plate_home.weight), (vec!["冀G".to_owned()], 2.0));
+    let err = write(
+        "face_max_pose_deg = 120\nplate_home_provinces = [\"冀\", \"X\"]\nplate_home_prefixes = [\"粤B\", \"冀\"]\nplate_home_weight = 9",
+    )
+    .unwrap_err();
+    let keys: Vec<&str> = err.issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "matching.face_max_pose_deg",
+            "matching.plate_home_provinces[1]",
+            "matching.plate_home_prefixes[0]",
+            "matching.plate_home_prefixes[1]",
+            "matching.plate_home_weight"
+        ],
+        "{err}"
+    );
+    assert!(err.to_string().contains("粤 is not in plate_home_provinces"), "{err}");
 }
 
 #[test]

@@ -208,5 +208,8 @@ fn eval_plates_prints_the_report_for_a_subset() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     eprintln!("{stdout}");
     assert!(stdout.contains("hand_labelled any detection") && stdout.contains("most common confusions"), "{stdout}");
+    // The per-kind and province-character tables.
+    assert!(stdout.lines().any(|l| l.starts_with("ordinary ")), "{stdout}");
+    assert!(stdout.contains("first char right") && stdout.lines().any(|l| l.starts_with("粤 ")), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("pictures: "), "progress is shown");
 }

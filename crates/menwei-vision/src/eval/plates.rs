@@ -135,6 +135,43 @@ pub struct PlateReport {
     pub median_ms_per_image: f64,
     /// Every plate not read exactly: "truth -> read (why)".
     pub misses: Vec<String>,
+    /// Per province character of the truth (the first character; `?` truths left out): how
+    /// many plates, how many read with that first character, and what it was read as
+    /// otherwise (`-` for a plate not read at all).
+    pub provinces: BTreeMap<String, ProvinceTally>,
+    /// Per plate kind of the truth (`ordinary`, `new-energy`, `learner (学)`, ..., `province
+    /// illegible`, or `outside the grammar` for a truth the plate grammar cannot parse).
+    pub kinds: BTreeMap<String, Tally>,
+}
+
+/// One row of the province-character table.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ProvinceTally {
+    pub plates: usize,
+    pub first_right: usize,
+    pub read_as: BTreeMap<String, usize>,
+}
+
+/// The name of a plate's kind in reports (a truth with an illegible `?` province is `province
+/// illegible`).
+pub fn kind_name(truth: &str) -> &'static str {
+    use menwei_core::plate::{PlateKind, PlateNumber};
+    if truth.starts_with('?') {
+        return "province illegible";
+    }
+    match PlateNumber::parse(truth).map(|p| p.kind()) {
+        Ok(PlateKind::Ordinary) => "ordinary",
+        Ok(PlateKind::NewEnergy) => "new-energy",
+        Ok(PlateKind::Learner) => "learner (学)",
+        Ok(PlateKind::Police) => "police (警)",
+        Ok(PlateKind::Trailer) => "trailer (挂)",
+        Ok(PlateKind::HongKong) => "Hong Kong (港)",
+        Ok(PlateKind::Macau) => "Macau (澳)",
+        Ok(PlateKind::Consulate) => "consulate (领)",
+        Ok(PlateKind::Embassy) => "embassy (使)",
+        Ok(PlateKind::ArmedPolice) => "armed police (WJ)",
+        Err(_) => "outside the grammar",
+    }
 }
 
 impl PlateReport {
@@ -168,7 +205,25 @@ impl fmt::Display for PlateReport {
         )?;
         writeln!(f, "images: {}, median {:.1} ms per image (detect and read)", self.images, self.median_ms_per_image)?;
         let top: Vec<String> = self.confusions.iter().take(12).map(|(p, n)| format!("{p} x{n}")).collect();
-        writeln!(f, "most common confusions (truth->read): {}", top.join(", "))
+        writeln!(f, "most common confusions (truth->read): {}", top.join(", "))?;
+        writeln!(f, "{:<24} {:>7} {:>16}", "kind", "plates", "exact")?;
+        for (name, t) in &self.kinds {
+            writeln!(f, "{name:<24} {:>7} {:>16}", t.plates, format!("{} ({:.1} %)", t.exact, t.accuracy()))?;
+        }
+        writeln!(f, "{:<8} {:>7} {:>18}  read as", "province", "plates", "first char right")?;
+        for (p, t) in &self.provinces {
+            let mut wrong: Vec<(&String, &usize)> = t.read_as.iter().collect();
+            wrong.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            let wrong: Vec<String> = wrong.iter().map(|(c, n)| format!("{c} x{n}")).collect();
+            writeln!(
+                f,
+                "{p:<8} {:>7} {:>18}  {}",
+                t.plates,
+                format!("{} ({:.1} %)", t.first_right, pct(t.first_right, t.plates)),
+                wrong.join(", ")
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -232,6 +287,19 @@ pub fn eval_plates(
             };
             let text = read.reading().map(|r| r.plate.to_string()).unwrap_or_default();
             let exact = matches(&plate.text, &text);
+            let k = report.kinds.entry(kind_name(&plate.text).to_owned()).or_default();
+            k.plates += 1;
+            k.found += usize::from(found);
+            k.exact += usize::from(exact);
+            if let Some(first) = plate.text.chars().next().filter(|c| *c != '?') {
+                let t = report.provinces.entry(first.to_string()).or_default();
+                t.plates += 1;
+                match text.chars().next() {
+                    Some(c) if c == first => t.first_right += 1,
+                    Some(c) => *t.read_as.entry(c.to_string()).or_default() += 1,
+                    None => *t.read_as.entry("-".into()).or_default() += 1,
+                }
+            }
             let mut subsets = vec![];
             match (plate.kind.as_str(), plate.bbox) {
                 ("crop", _) => subsets.push(format!("{folder} crops")),
