@@ -144,6 +144,17 @@ enum EvalWhat {
         #[command(flatten)]
         models: ModelArgs,
     },
+    /// Each plate reader's lean on the province character, measured on crops with the province
+    /// covered; prints the table of `crates/menwei-vision/src/reader_priors.toml`.
+    ReaderPrior {
+        /// The manifest (the format of ../shared/data/plates/manifest.csv); its crops are used.
+        manifest: PathBuf,
+        /// Only crops whose path contains this.
+        #[arg(long)]
+        only: Option<String>,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
     /// Faces, in each condition a gate camera meets: ROC AUC, TAR at FAR 1e-3, rank-1, and
     /// what the gate would decide at the threshold, margin and quality policy of `--config`
     /// (or the defaults), open-set 1:N.
@@ -429,6 +440,19 @@ fn eval(what: EvalWhat) -> Result<()> {
                 for m in &report.misses {
                     println!("  {m}");
                 }
+            }
+        }
+        EvalWhat::ReaderPrior { manifest, only, models } => {
+            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
+            let priors =
+                menwei_vision::eval::reader_prior(&manifest, &mut kit.lpr, only.as_deref(), &mut progress("crops"))?;
+            let store = menwei_vision::ModelStore::open(&models.paths()?.manifest, &models.paths()?.dir)?;
+            println!("# Written by `menwei-edge eval reader-prior` (docs/design/vision.md): ln(31 p) per province.");
+            for (name, bias, n) in priors {
+                let sha = store.entry(name).map(|e| e.sha256.chars().take(16).collect::<String>()).unwrap_or_default();
+                println!("\n[{name}]\nsha256_prefix = \"{sha}\"\ncrops = {n}");
+                let cells: Vec<String> = bias.iter().map(|(c, b)| format!("\"{c}\" = {b:.3}")).collect();
+                println!("bias = {{ {} }}", cells.join(", "));
             }
         }
         EvalWhat::Faces { manifest, pairs, json, conditions, enrol, strangers, only, pictures, models } => {

@@ -175,7 +175,11 @@ fn open_lpr(
         PlateReader::new(rt, &rec, opts, PlateReaderConfig::for_model("clp_rec"))?,
         PlateReader::new(rt, &pp, opts, PlateReaderConfig::for_model("ppocr_v4_rec"))?,
     ];
-    let lpr_cfg = menwei_vision::lpr::LprConfig { home: cfg.matching.plate_home.clone(), ..Default::default() };
+    let lpr_cfg = menwei_vision::lpr::LprConfig {
+        home: cfg.matching.plate_home.clone(),
+        province_bias: menwei_vision::lpr::province_bias_for(&[&rec, &pp]),
+        ..Default::default()
+    };
     Ok(menwei_vision::lpr::Lpr::new(det, readers, lpr_cfg)?)
 }
 

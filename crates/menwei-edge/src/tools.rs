@@ -57,16 +57,17 @@ impl Kit {
             ..PlateDetectorConfig::default()
         };
         let det = PlateDetector::new(&rt, &store.verify("clp_det")?, &p.opts, det_cfg)?;
-        let readers = p
-            .plate_readers
+        let verified = p.plate_readers.iter().map(|n| store.verify(n)).collect::<Result<Vec<_>, _>>()?;
+        let readers = verified
             .iter()
-            .map(|n| Ok(PlateReader::new(&rt, &store.verify(n)?, &p.opts, PlateReaderConfig::for_model(n))?))
+            .map(|m| Ok(PlateReader::new(&rt, m, &p.opts, PlateReaderConfig::for_model(&m.entry.name))?))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Kit {
-            faces,
-            embedder,
-            lpr: Lpr::new(det, readers, LprConfig { home: p.plate_home.clone(), ..LprConfig::default() })?,
-        })
+        let cfg = LprConfig {
+            home: p.plate_home.clone(),
+            province_bias: menwei_vision::lpr::province_bias_for(&verified.iter().collect::<Vec<_>>()),
+            ..LprConfig::default()
+        };
+        Ok(Kit { faces, embedder, lpr: Lpr::new(det, readers, cfg)? })
     }
 }
 

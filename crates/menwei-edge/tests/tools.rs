@@ -213,3 +213,25 @@ fn eval_plates_prints_the_report_for_a_subset() {
     assert!(stdout.contains("first char right") && stdout.lines().any(|l| l.starts_with("粤 ")), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("pictures: "), "progress is shown");
 }
+
+#[test]
+fn reader_prior_measures_each_readers_lean_on_the_province() {
+    let manifest = root().join("../shared/data/plates/manifest.csv");
+    if !manifest.is_file() {
+        eprintln!("SKIP: {} is absent (internal evaluation data)", manifest.display());
+        return;
+    }
+    let out = edge().args(["eval", "reader-prior", "--only", "lprnet_sirius/苏"]).arg(&manifest).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let table: toml::Table = stdout.parse().unwrap_or_else(|e| panic!("{e}\n{stdout}"));
+    for reader in ["clp_rec", "ppocr_v4_rec"] {
+        let r = &table[reader];
+        assert_eq!(r["crops"].as_integer(), Some(14), "{stdout}");
+        let bias = r["bias"].as_table().unwrap();
+        assert_eq!(bias.len(), 31, "{stdout}");
+        // Even on Jiangsu plates, with the province covered, the readers say Anhui.
+        let anhui = bias["皖"].as_float().unwrap();
+        assert!(bias.values().all(|b| b.as_float().unwrap() <= anhui), "{stdout}");
+    }
+}

@@ -18,6 +18,11 @@
 //!   and the readers' likelihoods decide. The detector often boxes only the bottom row of a
 //!   double-row plate, so a wide yellow plate is also read with its outline extended
 //!   upwards as a double-row one.
+//! - **The readers' lean on 皖 is taken out.** Both readers learnt from CCPD, almost all
+//!   Anhui, and say 皖 when the province character is unclear. Each reader's lean, measured on
+//!   crops with the province covered (`reader_priors.toml`), is half taken out of its score,
+//!   and the top proposal is joined by its variants in every province so that another
+//!   province can win; a sure read is never turned by it.
 //! - **Colour from the crop**: the majority background class in HSV, with the kind's colour
 //!   (green new-energy, white police, black Hong Kong) taking precedence where the text fixes it.
 
@@ -51,6 +56,14 @@ pub struct LprConfig {
     pub double_row_penalty: f32,
     /// The deployment's prior on the first characters (none by default).
     pub home: HomePrior,
+    /// Per reader (in reader order), its own lean on the province character: `ln(31 p)` for
+    /// each province, where `p` is the reader's share of that province on crops whose province
+    /// is covered (`reader_priors.toml`); empty: no correction.
+    pub province_bias: Vec<Vec<(char, f32)>>,
+    /// How much of each reader's lean is taken out of its score (0: none, 1: all). 0.5, chosen
+    /// on the CCPD-style crops and EasyPR (docs/design/vision.md); the hand-labelled set was
+    /// only checked.
+    pub province_bias_strength: f32,
 }
 
 /// Where most plates at this gate come from: a compound in 张家口 sees mostly 冀G, but visitors
@@ -110,6 +123,8 @@ impl Default for LprConfig {
             double_row_max_aspect: 2.6,
             double_row_penalty: 3.0,
             home: HomePrior::default(),
+            province_bias: Vec::new(),
+            province_bias_strength: 0.5,
         }
     }
 }
@@ -172,6 +187,47 @@ pub struct Lpr {
 
 /// Where a reader cannot represent a character, it scores the plate this much (natural log).
 const UNREPRESENTABLE: f32 = -12.0;
+/// A value per province character.
+pub type ProvinceTable = Vec<(char, f32)>;
+
+/// Each reader's lean on the province character, from `reader_priors.toml` (measured by
+/// `menwei-edge eval reader-prior`), for `readers` in reader order: a reader whose file's
+/// sha256 does not start with the table's prefix gets no correction (empty).
+pub fn province_bias_for(readers: &[&crate::VerifiedModel]) -> Vec<Vec<(char, f32)>> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        sha256_prefix: String,
+        bias: std::collections::BTreeMap<String, f32>,
+    }
+    let table: std::collections::BTreeMap<String, Entry> =
+        toml::from_str(include_str!("reader_priors.toml")).expect("reader_priors.toml parses");
+    readers
+        .iter()
+        .map(|m| match table.get(&m.entry.name) {
+            Some(e) if m.entry.sha256.starts_with(&e.sha256_prefix) => {
+                e.bias.iter().filter_map(|(c, b)| c.chars().next().map(|c| (c, *b))).collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// `text` with every other province in first place, where that is a plate.
+fn province_variants(text: &str) -> Vec<String> {
+    let mut chars = text.chars();
+    let Some(first) = chars.next() else { return Vec::new() };
+    if !menwei_core::plate::PROVINCES.contains(first) {
+        return Vec::new();
+    }
+    let rest: String = chars.collect();
+    menwei_core::plate::PROVINCES
+        .chars()
+        .filter(|p| *p != first)
+        .map(|p| format!("{p}{rest}"))
+        .filter(|t| PlateNumber::parse(t).is_ok_and(|n| n.as_str() == t))
+        .collect()
+}
+
 /// The single-row warp and the double-row warp (about a 220 x 140 mm plate).
 const SINGLE: (u32, u32) = (168, 48);
 const DOUBLE: (u32, u32) = (176, 112);
@@ -185,6 +241,29 @@ struct Candidate {
 }
 
 impl Lpr {
+    /// Each reader's probability mass over the province characters on `crop`, summed over the
+    /// output steps and normalised to 1: on a crop whose province is covered, the reader's
+    /// own prior (what it says without evidence).
+    pub fn province_mass(&mut self, crop: RgbView<'_>) -> Result<Vec<(&'static str, ProvinceTable)>, VisionError> {
+        let mut out = Vec::new();
+        for reader in &mut self.readers {
+            reader.infer(crop)?;
+            let (probs, classes) = reader.probs();
+            let provinces: Vec<(usize, char)> =
+                reader.alphabet().iter().copied().filter(|(_, c)| menwei_core::plate::PROVINCES.contains(*c)).collect();
+            let mut mass: Vec<(char, f32)> = provinces.iter().map(|&(_, c)| (c, 0.0)).collect();
+            for row in probs.chunks_exact(classes) {
+                for (m, &(col, _)) in mass.iter_mut().zip(&provinces) {
+                    m.1 += row[col];
+                }
+            }
+            let total: f32 = mass.iter().map(|m| m.1).sum::<f32>().max(1e-12);
+            mass.iter_mut().for_each(|m| m.1 /= total);
+            out.push((reader.name(), mass));
+        }
+        Ok(out)
+    }
+
     /// Replaces the deployment's home prior (the register or the config changed).
     pub fn set_home(&mut self, home: HomePrior) {
         self.cfg.home = home;
@@ -317,8 +396,10 @@ impl Lpr {
                 if layout == PlateLayout::SingleRow {
                     own_best.push(found.first().map(|f| f.0.clone()));
                 }
-                for (text, _, _) in found {
-                    for t in std::iter::once(text.clone()).chain(self.cfg.home.variants(&text)) {
+                let all_provinces = self.cfg.province_bias_strength > 0.0 && !self.cfg.province_bias.is_empty();
+                for (k, (text, _, _)) in found.into_iter().enumerate() {
+                    let every = if all_provinces && k == 0 { province_variants(&text) } else { Vec::new() };
+                    for t in std::iter::once(text.clone()).chain(self.cfg.home.variants(&text)).chain(every) {
                         if !proposals.contains(&t) {
                             proposals.push(t);
                         }
@@ -339,6 +420,14 @@ impl Lpr {
                     score -= self.cfg.double_row_penalty;
                 }
                 score += self.cfg.home.bonus(&text);
+                if let Some(first) = text.chars().next() {
+                    for (i, bias) in self.cfg.province_bias.iter().enumerate() {
+                        let w = self.cfg.reader_weights.get(i).copied().unwrap_or(1.0);
+                        if let Some((_, b)) = bias.iter().find(|(c, _)| *c == first) {
+                            score -= w * self.cfg.province_bias_strength * b;
+                        }
+                    }
+                }
                 candidates.push(Candidate { text, layout, slot, score });
             }
             // Keep each view's probabilities for the confidences of the winner.

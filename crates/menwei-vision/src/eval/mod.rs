@@ -18,7 +18,7 @@ pub mod gate;
 pub mod plates;
 
 pub use faces::{FaceEvalOptions, FaceReport, eval_faces, face_report, read_face_lists};
-pub use plates::{LabelledPlate, PlateReport, Tally, eval_plates, matches, read_plate_manifest};
+pub use plates::{LabelledPlate, PlateReport, Tally, eval_plates, matches, read_plate_manifest, reader_prior};
 
 /// RFC 4180 records: fields may be quoted, quotes inside doubled, newlines inside quotes.
 pub fn parse_csv(text: &str) -> Vec<Vec<String>> {

@@ -365,3 +365,55 @@ pub fn eval_plates(
 fn rejected() -> PlateOutcome {
     PlateOutcome::Rejected { raw: String::new(), reason: "not detected".into() }
 }
+
+/// One reader's lean: its name, `ln(31 p)` per province, and the crops it was measured on.
+pub type ReaderPrior = (&'static str, crate::lpr::ProvinceTable, usize);
+
+/// Each reader's lean on the province character: over the crops of `manifest` (or those whose
+/// path contains `only`), the left 15 % of the crop (where the province character is) is
+/// painted with the plate's background and each reader's province mass
+/// ([`Lpr::province_mass`]) is averaged. What a reader says there without evidence is the
+/// prior it learnt. Returned per reader as `ln(31 p)` per province (0 for a reader without a
+/// lean), with `p` smoothed by 1e-3.
+pub fn reader_prior(
+    manifest: &Path,
+    lpr: &mut Lpr,
+    only: Option<&str>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Vec<ReaderPrior>, EvalError> {
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let mut rows = read_plate_manifest(manifest)?;
+    rows.retain(|r| r.kind == "crop" && only.is_none_or(|o| r.path.contains(o)));
+    let mut sums: Vec<(&'static str, crate::lpr::ProvinceTable)> = Vec::new();
+    let total = rows.len();
+    for (done, r) in rows.iter().enumerate() {
+        let mut img = load(&dir.join(&r.path))?;
+        let bg = *img.get_pixel(img.width() / 2, img.height().min(2) - 1);
+        for y in 0..img.height() {
+            for x in 0..img.width() * 15 / 100 {
+                img.put_pixel(x, y, bg);
+            }
+        }
+        let view = RgbView::packed(img.width(), img.height(), img.as_raw()).expect("decoded image");
+        for (i, (name, mass)) in lpr.province_mass(view)?.into_iter().enumerate() {
+            if sums.len() <= i {
+                sums.push((name, mass.iter().map(|(c, _)| (*c, 0.0)).collect()));
+            }
+            for (s, (_, m)) in sums[i].1.iter_mut().zip(mass) {
+                s.1 += m;
+            }
+        }
+        progress(done + 1, total);
+    }
+    let n = total.max(1) as f32;
+    let provinces = menwei_core::plate::PROVINCES.chars().count() as f32;
+    Ok(sums
+        .into_iter()
+        .map(|(name, mass)| {
+            let smoothed: Vec<f32> = mass.iter().map(|(_, m)| m / n + 1e-3).collect();
+            let z: f32 = smoothed.iter().sum();
+            let bias = mass.iter().zip(smoothed).map(|((c, _), p)| (*c, (provinces * p / z).ln())).collect();
+            (name, bias, total)
+        })
+        .collect())
+}
