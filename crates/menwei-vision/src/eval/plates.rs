@@ -178,6 +178,24 @@ impl PlateReport {
     pub fn subset(&self, name: &str) -> Tally {
         self.subsets.get(name).cloned().unwrap_or_default()
     }
+
+    /// Counts one plate (labelled `truth`, read as `read`, empty when not read) in its kind's
+    /// row and its province's row.
+    fn count_kind_and_province(&mut self, truth: &str, read: &str, found: bool, exact: bool) {
+        let k = self.kinds.entry(kind_name(truth).to_owned()).or_default();
+        k.plates += 1;
+        k.found += usize::from(found);
+        k.exact += usize::from(exact);
+        if let Some(first) = truth.chars().next().filter(|c| *c != '?') {
+            let t = self.provinces.entry(first.to_string()).or_default();
+            t.plates += 1;
+            match read.chars().next() {
+                Some(c) if c == first => t.first_right += 1,
+                Some(c) => *t.read_as.entry(c.to_string()).or_default() += 1,
+                None => *t.read_as.entry("-".into()).or_default() += 1,
+            }
+        }
+    }
 }
 
 impl fmt::Display for PlateReport {
@@ -287,19 +305,7 @@ pub fn eval_plates(
             };
             let text = read.reading().map(|r| r.plate.to_string()).unwrap_or_default();
             let exact = matches(&plate.text, &text);
-            let k = report.kinds.entry(kind_name(&plate.text).to_owned()).or_default();
-            k.plates += 1;
-            k.found += usize::from(found);
-            k.exact += usize::from(exact);
-            if let Some(first) = plate.text.chars().next().filter(|c| *c != '?') {
-                let t = report.provinces.entry(first.to_string()).or_default();
-                t.plates += 1;
-                match text.chars().next() {
-                    Some(c) if c == first => t.first_right += 1,
-                    Some(c) => *t.read_as.entry(c.to_string()).or_default() += 1,
-                    None => *t.read_as.entry("-".into()).or_default() += 1,
-                }
-            }
+            report.count_kind_and_province(&plate.text, &text, found, exact);
             let mut subsets = vec![];
             match (plate.kind.as_str(), plate.bbox) {
                 ("crop", _) => subsets.push(format!("{folder} crops")),
