@@ -168,18 +168,33 @@ pub(crate) fn route_decoded(dec: &gst::Element, pipeline: &gst::Pipeline, video_
     });
 }
 
+/// Why a stream could not be set aside (each keeps GStreamer's own error).
+#[derive(Debug, thiserror::Error)]
+enum DiscardError {
+    #[error("no fakesink: {0}")]
+    Make(#[source] gst::glib::BoolError),
+    #[error("cannot add the fakesink: {0}")]
+    Add(#[source] gst::glib::BoolError),
+    #[error("the fakesink has no sink pad")]
+    NoPad,
+    #[error("cannot link the stream to the fakesink: {0}")]
+    Link(#[source] gst::PadLinkError),
+    #[error("cannot start the fakesink: {0}")]
+    State(#[source] gst::glib::BoolError),
+}
+
 /// Links `pad` to a new fakesink that never waits for the clock or for preroll.
-fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), String> {
+fn discard(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(), DiscardError> {
     let sink = gst::ElementFactory::make("fakesink")
         .property("sync", false)
         .property("async", false)
         .property("enable-last-sample", false)
         .build()
-        .map_err(|e| e.to_string())?;
-    pipeline.add(&sink).map_err(|e| e.to_string())?;
-    let sink_pad = sink.static_pad("sink").ok_or("fakesink without a sink pad")?;
-    pad.link(&sink_pad).map_err(|e| format!("{e:?}"))?;
-    sink.sync_state_with_parent().map_err(|e| e.to_string())?;
+        .map_err(DiscardError::Make)?;
+    pipeline.add(&sink).map_err(DiscardError::Add)?;
+    let sink_pad = sink.static_pad("sink").ok_or(DiscardError::NoPad)?;
+    pad.link(&sink_pad).map_err(DiscardError::Link)?;
+    sink.sync_state_with_parent().map_err(DiscardError::State)?;
     Ok(())
 }
 
