@@ -4,13 +4,13 @@
 //! exactly their two events; the others must give the health events that say what happened.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use menwei_capture::server::{Audio, Mount, RtspServer};
 
 mod support;
-use support::{Mosquitto, free_port, get, start_central, wait_until};
+use support::{Mosquitto, enrol_obama_and_a_vehicle, free_port, get, spawn_daemon, start_central, wait_until};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -81,37 +81,10 @@ fn cameras_with_audio_give_the_same_events_as_without_and_a_camera_without_video
         ),
     )
     .unwrap();
-    let edge = env!("CARGO_BIN_EXE_menwei-edge");
-    let c = cfg.to_str().unwrap();
-    let enrolled = Command::new(edge)
-        .args(["enroll", "--config", c, "--resident", "r-obama", "--household", "h-12", "--consent", "paper form"])
-        .arg(&scene.resident_photo)
-        .output()
-        .unwrap();
-    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
-    {
-        let register = menwei_register::Register::open(&dir.path().join("register.db"), &key).unwrap();
-        register
-            .upsert_vehicle(&menwei_register::VehicleEntry {
-                plate: scene.registered_plate.clone(),
-                color: None,
-                household: Some("h-12".into()),
-                kind: menwei_register::VehicleKind::Resident,
-                valid_from_ms: None,
-                valid_until_ms: None,
-            })
-            .unwrap();
-    }
+    enrol_obama_and_a_vehicle(&cfg, &key, &scene.resident_photo, &scene.registered_plate, None);
     let central = start_central(mqtt.port, "c-audio");
     let log = dir.path().join("daemon.log");
-    let mut daemon = menwei_tests::KillOnDrop(
-        Command::new(edge)
-            .args(["run", "--config", c])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = spawn_daemon(&cfg, &log);
     let events = || central.events.lock().unwrap().clone();
     let of = |camera: &str, kind: &str| {
         events().into_iter().filter(|e| e["camera"] == camera && e["kind"] == kind).collect::<Vec<_>>()

@@ -3,13 +3,13 @@
 //! central stand-in. Residents are enrolled from photos other than the ones in the clip.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use menwei_capture::server::{Mount, RtspServer};
 
 mod support;
-use support::{Mosquitto, free_port, get, start_central, wait_until};
+use support::{Mosquitto, enrol_obama_and_a_vehicle, free_port, get, spawn_daemon, start_central, wait_until};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -55,38 +55,10 @@ fn a_gate_clip_gives_exactly_the_expected_events() {
         ),
     )
     .unwrap();
-    let edge = env!("CARGO_BIN_EXE_menwei-edge");
-    let c = cfg.to_str().unwrap();
-    let enrolled = Command::new(edge)
-        .args(["enroll", "--config", c, "--resident", "r-obama", "--household", "h-12", "--consent", "paper form"])
-        .arg(media("obama.jpg"))
-        .output()
-        .unwrap();
-    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
-    {
-        let register = menwei_register::Register::open(&dir.path().join("register.db"), &key).unwrap();
-        register
-            .upsert_vehicle(&menwei_register::VehicleEntry {
-                plate: "川A019W2".into(),
-                color: Some("blue".into()),
-                household: Some("h-12".into()),
-                kind: menwei_register::VehicleKind::Resident,
-                valid_from_ms: None,
-                valid_until_ms: None,
-            })
-            .unwrap();
-    }
-
+    enrol_obama_and_a_vehicle(&cfg, &key, &media("obama.jpg"), "川A019W2", Some("blue"));
     let central = start_central(mqtt.port, "c-gate");
     let log = dir.path().join("daemon.log");
-    let mut daemon = menwei_tests::KillOnDrop(
-        Command::new(edge)
-            .args(["run", "--config", c])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let mut daemon = spawn_daemon(&cfg, &log);
     let expected = 3;
     let class =
         |c: &str| central.events.lock().unwrap().iter().filter(|e| e["class"] == c).cloned().collect::<Vec<_>>();

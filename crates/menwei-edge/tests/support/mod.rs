@@ -99,3 +99,49 @@ pub fn start_central(port: u16, compound: &str) -> Arc<Central> {
     });
     got
 }
+
+/// Enrols `r-obama` of household `h-12` from `photo` with `menwei-edge enroll --config`, and
+/// registers `plate` (with its colour, if known) as the household's vehicle in `register.db`
+/// beside the config.
+pub fn enrol_obama_and_a_vehicle(
+    config: &std::path::Path,
+    key: &std::path::Path,
+    photo: &std::path::Path,
+    plate: &str,
+    color: Option<&str>,
+) {
+    let enrolled = std::process::Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
+        .args(["enroll", "--config"])
+        .arg(config)
+        .args(["--resident", "r-obama", "--household", "h-12", "--consent", "paper form"])
+        .arg(photo)
+        .output()
+        .unwrap();
+    assert!(enrolled.status.success(), "{}", String::from_utf8_lossy(&enrolled.stderr));
+    let db = config.parent().unwrap().join("register.db");
+    menwei_register::Register::open(&db, key)
+        .unwrap()
+        .upsert_vehicle(&menwei_register::VehicleEntry {
+            plate: plate.into(),
+            color: color.map(Into::into),
+            household: Some("h-12".into()),
+            kind: menwei_register::VehicleKind::Resident,
+            valid_from_ms: None,
+            valid_until_ms: None,
+        })
+        .unwrap();
+}
+
+/// `menwei-edge run --config CONFIG`, its stderr into `log`, killed when dropped.
+pub fn spawn_daemon(config: &std::path::Path, log: &std::path::Path) -> menwei_tests::KillOnDrop {
+    menwei_tests::KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_menwei-edge"))
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    )
+}
