@@ -100,15 +100,7 @@ impl HomePrior {
 
     /// `text` with each home province in first place, where that is a plate.
     fn variants(&self, text: &str) -> Vec<String> {
-        let mut chars = text.chars();
-        let Some(first) = chars.next() else { return Vec::new() };
-        let rest: String = chars.collect();
-        self.provinces
-            .iter()
-            .filter(|p| **p != first)
-            .map(|p| format!("{p}{rest}"))
-            .filter(|t| PlateNumber::parse(t).is_ok_and(|n| n.as_str() == t))
-            .collect()
+        with_first(text, self.provinces.iter().copied())
     }
 }
 
@@ -212,16 +204,24 @@ pub fn province_bias_for(readers: &[&crate::VerifiedModel]) -> Vec<Vec<(char, f3
         .collect()
 }
 
-/// `text` with every other province in first place, where that is a plate.
+/// `text` with every other province in first place, where that is a plate (only for a plate
+/// that starts with a province).
 fn province_variants(text: &str) -> Vec<String> {
+    match text.chars().next() {
+        Some(first) if menwei_core::plate::PROVINCES.contains(first) => {
+            with_first(text, menwei_core::plate::PROVINCES.chars())
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `text` with each of `firsts` (other than its own) as its first character, where that is a
+/// plate.
+fn with_first(text: &str, firsts: impl Iterator<Item = char>) -> Vec<String> {
     let mut chars = text.chars();
     let Some(first) = chars.next() else { return Vec::new() };
-    if !menwei_core::plate::PROVINCES.contains(first) {
-        return Vec::new();
-    }
-    let rest: String = chars.collect();
-    menwei_core::plate::PROVINCES
-        .chars()
+    let rest = chars.as_str();
+    firsts
         .filter(|p| *p != first)
         .map(|p| format!("{p}{rest}"))
         .filter(|t| PlateNumber::parse(t).is_ok_and(|n| n.as_str() == t))
