@@ -113,20 +113,23 @@ def load_toml(path: Path) -> dict:
         raise FetchError(f"{path}: {e}") from None
 
 
-def targets_runtime(manifest: dict, root: Path) -> list[Target]:
+def targets_runtime(manifest: dict, root: Path, arch: str | None = None) -> list[Target]:
+    """ONNX Runtime for this machine at var/onnxruntime/, or for another architecture (a cross
+    build's) at var/onnxruntime/<arch>/."""
     ort = manifest.get("onnxruntime")
     if not ort:
         return []
-    arch = machine()
+    cross = arch is not None and arch != machine()
+    arch = arch or machine()
     builds = [b for b in ort.get("build", []) if b.get("arch") == arch]
     if not builds:
         known = ", ".join(b.get("arch", "?") for b in ort.get("build", []))
-        raise FetchError(
-            f"no ONNX Runtime build for this machine ({platform.machine()}); "
-            f"models.toml lists: {known}"
-        )
+        what = f"architecture {arch}" if cross else f"this machine ({platform.machine()})"
+        raise FetchError(f"no ONNX Runtime build for {what}; models.toml lists: {known}")
     b = builds[0]
     out = root / "var" / "onnxruntime"
+    if cross:
+        out = out / arch
     return [
         Target(
             dest=out / b["file"],
@@ -675,6 +678,9 @@ def main(argv: list[str] | None = None) -> int:
                    "else ROOT/models/models.toml")
     p.add_argument("--check", action="store_true",
                    help="verify only: exit 1 listing what is missing or wrong; fetch nothing")
+    p.add_argument("--arch", choices=["x86_64", "aarch64"],
+                   help="the ONNX Runtime of another architecture, for a cross build "
+                   "(placed at ROOT/var/onnxruntime/ARCH/; default: this machine's)")
     args = p.parse_args(argv)
 
     root = args.root.resolve()
@@ -690,7 +696,7 @@ def main(argv: list[str] | None = None) -> int:
                 manifest_path = root / "models" / "models.toml"
             manifest = load_toml(manifest_path)
             if "runtime" in groups:
-                targets += targets_runtime(manifest, root)
+                targets += targets_runtime(manifest, root, args.arch)
             if "models" in groups:
                 targets += targets_models(manifest, models_dir)
         if "media" in groups:

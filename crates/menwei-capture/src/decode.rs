@@ -6,6 +6,15 @@
 //! software ones once per process ([`prepare`]); each camera then refuses, through
 //! `autoplug-select`, every hardware decoder that is not its own family, so a camera configured
 //! for software decoding never lands on a hardware decoder and vice versa.
+//!
+//! The families and their element names, x86 and ARM boxes alike: NVDEC (`nvh264dec`, NVIDIA
+//! desktop GPUs), VA-API (`vah264dec`, `vaapih264dec`: Intel and AMD), Rockchip MPP
+//! (`mppvideodec`, from Rockchip's own gstreamer-rockchip plugin on RK3568/RK3588 boxes) and
+//! V4L2 memory-to-memory (`v4l2h264dec` stateful: Raspberry Pi 4/5, Amlogic, i.MX 8;
+//! `v4l2slh264dec` stateless: mainline Rockchip and Allwinner). `auto` tries them in that order.
+//! NVIDIA Jetson's `nvv4l2decoder` is in no family and is refused: it only outputs NVMM memory,
+//! which needs `nvvidconv` before anything menwei links can read it, so on a Jetson `auto`
+//! decodes in software rather than building a pipeline that cannot link.
 
 use std::sync::Mutex;
 
@@ -22,7 +31,8 @@ pub enum Decode {
     /// libav (FFmpeg) in software: always present, the default.
     #[default]
     Software,
-    /// The first hardware family present (NVDEC, VA-API, V4L2), else software with a log line.
+    /// The first hardware family present (NVDEC, VA-API, Rockchip MPP, V4L2), else software
+    /// with a log line.
     Auto,
     Hardware(HwFamily),
 }
@@ -32,16 +42,21 @@ pub enum Decode {
 pub enum HwFamily {
     Vaapi,
     Nvdec,
+    /// Rockchip's Media Process Platform (`mppvideodec`).
+    Rkmpp,
     V4l2,
 }
 
 impl HwFamily {
-    pub const ALL: [HwFamily; 3] = [HwFamily::Nvdec, HwFamily::Vaapi, HwFamily::V4l2];
+    /// In the order `auto` tries them: the vendor decoders before the generic V4L2 ones (on an
+    /// RK3588 both MPP and a mainline V4L2 driver may be present; MPP is the faster).
+    pub const ALL: [HwFamily; 4] = [HwFamily::Nvdec, HwFamily::Vaapi, HwFamily::Rkmpp, HwFamily::V4l2];
 
     pub fn name(self) -> &'static str {
         match self {
             HwFamily::Vaapi => "vaapi",
             HwFamily::Nvdec => "nvdec",
+            HwFamily::Rkmpp => "rkmpp",
             HwFamily::V4l2 => "v4l2",
         }
     }
@@ -51,6 +66,7 @@ impl HwFamily {
         match self {
             HwFamily::Vaapi => "vah264dec or vaapih264dec",
             HwFamily::Nvdec => "nvh264dec",
+            HwFamily::Rkmpp => "mppvideodec",
             HwFamily::V4l2 => "v4l2h264dec or v4l2slh264dec",
         }
     }
@@ -58,26 +74,28 @@ impl HwFamily {
     fn owns(self, factory: &str) -> bool {
         match self {
             HwFamily::Vaapi => factory.starts_with("va"),
-            HwFamily::Nvdec => factory.starts_with("nv"),
+            HwFamily::Nvdec => factory.starts_with("nv") && !factory.starts_with("nvv4l2"),
+            HwFamily::Rkmpp => factory.starts_with("mpp"),
             HwFamily::V4l2 => factory.starts_with("v4l2"),
         }
     }
 }
 
 impl Decode {
-    /// Parses the config value: `software`, `auto`, `vaapi`, `nvdec` or `v4l2`.
+    /// Parses the config value: `software`, `auto`, `vaapi`, `nvdec`, `rkmpp` or `v4l2`.
     pub fn parse(s: &str) -> Option<Decode> {
         Some(match s {
             "software" => Decode::Software,
             "auto" => Decode::Auto,
             "vaapi" => Decode::Hardware(HwFamily::Vaapi),
             "nvdec" => Decode::Hardware(HwFamily::Nvdec),
+            "rkmpp" => Decode::Hardware(HwFamily::Rkmpp),
             "v4l2" => Decode::Hardware(HwFamily::V4l2),
             _ => return None,
         })
     }
 
-    pub const CHOICES: &'static str = "software, auto, vaapi, nvdec or v4l2";
+    pub const CHOICES: &'static str = "software, auto, vaapi, nvdec, rkmpp or v4l2";
 }
 
 /// A decoder choice after probing: what a camera's pipeline will use.
@@ -102,8 +120,13 @@ fn is_video_decoder(f: &gst::ElementFactory) -> bool {
 }
 
 fn is_hardware(f: &gst::ElementFactory) -> bool {
-    let name = f.name();
-    f.klass().contains("Hardware") || HwFamily::ALL.iter().any(|fam| fam.owns(name.as_str()))
+    is_hardware_named(f.name().as_str(), f.klass())
+}
+
+/// Hardware by its klass, by a family's name, or as one of the decoders no family owns
+/// (`nvv4l2decoder`, see the module doc).
+fn is_hardware_named(name: &str, klass: &str) -> bool {
+    klass.contains("Hardware") || name.starts_with("nvv4l2") || HwFamily::ALL.iter().any(|fam| fam.owns(name))
 }
 
 fn family_decoders(family: HwFamily) -> Vec<gst::ElementFactory> {
@@ -133,7 +156,10 @@ pub fn prepare(camera: &str, decode: Decode) -> Result<Resolved, CaptureError> {
                 f
             }
             None => {
-                info!(camera, "decode = auto: no hardware decoder (NVDEC, VA-API, V4L2) found; decoding in software");
+                info!(
+                    camera,
+                    "decode = auto: no hardware decoder (NVDEC, VA-API, Rockchip MPP, V4L2) found; decoding in software"
+                );
                 return Ok(Resolved::Software);
             }
         },
@@ -205,6 +231,23 @@ mod tests {
         assert!(HwFamily::Vaapi.owns("vaapih265dec"));
         assert!(HwFamily::Nvdec.owns("nvh264dec"));
         assert!(HwFamily::V4l2.owns("v4l2slh264dec"));
+        assert!(HwFamily::V4l2.owns("v4l2h265dec"));
+        assert!(HwFamily::Rkmpp.owns("mppvideodec"));
         assert!(!HwFamily::Nvdec.owns("avdec_h264"));
+        // Jetson's decoder outputs NVMM memory only: no family takes it, and it counts as
+        // hardware, so a software camera refuses it too.
+        assert!(HwFamily::ALL.iter().all(|f| !f.owns("nvv4l2decoder")));
+        assert!(is_hardware_named("nvv4l2decoder", "Codec/Decoder/Video"));
+        assert!(is_hardware_named("mppvideodec", "Codec/Decoder/Video"));
+        assert!(!is_hardware_named("avdec_h264", "Codec/Decoder/Video"));
+        assert!(!is_hardware_named("openh264dec", "Decoder/Video"));
+    }
+
+    #[test]
+    fn every_family_parses_from_its_own_name() {
+        for f in HwFamily::ALL {
+            assert_eq!(Decode::parse(f.name()), Some(Decode::Hardware(f)));
+            assert!(Decode::CHOICES.contains(f.name()));
+        }
     }
 }

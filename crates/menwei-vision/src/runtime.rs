@@ -3,7 +3,8 @@
 //! ONNX Runtime is loaded at run time (`ort`'s `load-dynamic`), never downloaded at build time:
 //! the set-up takes the library out of the PyPI `onnxruntime` wheel. The library is looked for,
 //! in order, at the path the config names, `$MENWEI_ORT_DYLIB`, `$ORT_DYLIB_PATH`, beside the
-//! executable, in the checkout's `var/onnxruntime/` (where `scripts/setup` puts it) and in
+//! executable, in the checkout's `var/onnxruntime/<arch>/` (a cross build's, `scripts/build-aarch64`)
+//! and `var/onnxruntime/` (where `scripts/setup` puts this machine's) and in
 //! `/usr/lib/menwei/`. The first that exists is used; an explicit config path that does not
 //! exist is an error rather than a fall-through, so a typo is not silently papered over.
 
@@ -54,8 +55,10 @@ pub fn candidates(explicit: Option<&Path>) -> Vec<(PathBuf, &'static str)> {
     if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_owned)) {
         out.push((dir.join(LIB_NAME), "beside the executable"));
     }
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../var/onnxruntime").join(LIB_NAME);
-    out.push((checkout, "the checkout's var/onnxruntime"));
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../var/onnxruntime");
+    // A cross build's library (scripts/build-aarch64) is kept apart from the host's.
+    out.push((checkout.join(std::env::consts::ARCH).join(LIB_NAME), "the checkout's var/onnxruntime/<arch>"));
+    out.push((checkout.join(LIB_NAME), "the checkout's var/onnxruntime"));
     out.push((PathBuf::from("/usr/lib/menwei").join(LIB_NAME), "the system install"));
     out
 }
@@ -149,8 +152,11 @@ impl Runtime {
     }
 }
 
-/// Where a model runs. The CPU is always there; the others need their cargo feature
-/// (`cuda`, `tensorrt`, `openvino`) and an ONNX Runtime library built with them.
+/// Where a model runs. The CPU is always there; the others need their cargo feature (of the
+/// same name) and an ONNX Runtime library built with them. `cuda`, `tensorrt` and `openvino`
+/// are for x86 boxes and NVIDIA Jetson; `acl` (Arm Compute Library), `cann` (Huawei Ascend) and
+/// `xnnpack` are for ARM boxes (docs/guide/arm.md says which library has which). Arm NN is not
+/// offered: ONNX Runtime removed it (its CPU provider now has Arm's KleidiAI kernels).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Provider {
     #[default]
@@ -158,10 +164,17 @@ pub enum Provider {
     Cuda,
     TensorRt,
     OpenVino,
+    Acl,
+    Cann,
+    Xnnpack,
 }
 
 impl Provider {
-    pub const CHOICES: &'static str = "cpu, cuda, tensorrt or openvino";
+    pub const CHOICES: &'static str = "cpu, cuda, tensorrt, openvino, acl, cann or xnnpack";
+
+    /// Every provider but the CPU.
+    pub const ACCELERATED: [Provider; 6] =
+        [Provider::Cuda, Provider::TensorRt, Provider::OpenVino, Provider::Acl, Provider::Cann, Provider::Xnnpack];
 
     pub fn parse(s: &str) -> Option<Provider> {
         Some(match s {
@@ -169,6 +182,9 @@ impl Provider {
             "cuda" => Provider::Cuda,
             "tensorrt" => Provider::TensorRt,
             "openvino" => Provider::OpenVino,
+            "acl" => Provider::Acl,
+            "cann" => Provider::Cann,
+            "xnnpack" => Provider::Xnnpack,
             _ => return None,
         })
     }
@@ -179,6 +195,9 @@ impl Provider {
             Provider::Cuda => "cuda",
             Provider::TensorRt => "tensorrt",
             Provider::OpenVino => "openvino",
+            Provider::Acl => "acl",
+            Provider::Cann => "cann",
+            Provider::Xnnpack => "xnnpack",
         }
     }
 
@@ -189,6 +208,9 @@ impl Provider {
             Provider::Cuda => cfg!(feature = "cuda"),
             Provider::TensorRt => cfg!(feature = "tensorrt"),
             Provider::OpenVino => cfg!(feature = "openvino"),
+            Provider::Acl => cfg!(feature = "acl"),
+            Provider::Cann => cfg!(feature = "cann"),
+            Provider::Xnnpack => cfg!(feature = "xnnpack"),
         }
     }
 }
@@ -206,7 +228,14 @@ fn register_provider(b: &mut ort::session::builder::SessionBuilder, p: Provider,
         );
         return Provider::Cpu;
     }
-    #[cfg(not(any(feature = "cuda", feature = "tensorrt", feature = "openvino")))]
+    #[cfg(not(any(
+        feature = "cuda",
+        feature = "tensorrt",
+        feature = "openvino",
+        feature = "acl",
+        feature = "cann",
+        feature = "xnnpack"
+    )))]
     let _ = &b;
     let result: Result<bool, EpError> = match p {
         #[cfg(feature = "cuda")]
@@ -215,6 +244,12 @@ fn register_provider(b: &mut ort::session::builder::SessionBuilder, p: Provider,
         Provider::TensorRt => try_register(b, ort::ep::TensorRT::default()),
         #[cfg(feature = "openvino")]
         Provider::OpenVino => try_register(b, ort::ep::OpenVINO::default()),
+        #[cfg(feature = "acl")]
+        Provider::Acl => try_register(b, ort::ep::ACL::default()),
+        #[cfg(feature = "cann")]
+        Provider::Cann => try_register(b, ort::ep::CANN::default()),
+        #[cfg(feature = "xnnpack")]
+        Provider::Xnnpack => try_register(b, ort::ep::XNNPACK::default()),
         _ => Ok(false),
     };
     match result {

@@ -104,9 +104,7 @@ fn every_model_in_the_manifest_loads_and_runs_on_a_real_image() {
 fn an_unavailable_execution_provider_falls_back_to_the_cpu() {
     let rt = Runtime::init(None).expect("ONNX Runtime");
     let model = store().verify("scrfd_500m").unwrap();
-    for provider in
-        [menwei_vision::Provider::Cuda, menwei_vision::Provider::TensorRt, menwei_vision::Provider::OpenVino]
-    {
+    for provider in menwei_vision::Provider::ACCELERATED {
         let opts = SessionOptions { provider, ..SessionOptions::default() };
         let (_session, used) = rt.session_on(&model, &opts).unwrap();
         eprintln!(
