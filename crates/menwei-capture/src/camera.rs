@@ -228,6 +228,9 @@ impl Ctx<'_> {
                 src.set_property("location", url);
                 src.set_property("latency", cfg.rtsp_latency.as_millis() as u32);
                 src.set_property_from_str("protocols", if cfg.rtsp_tcp { "tcp" } else { "udp" });
+                // Each picture then carries the camera's capture time (NTP, from its RTCP sender
+                // reports), which pairs a detect stream's frames with the main stream's.
+                src.set_property("add-reference-timestamp-meta", true);
             }
             SourceUrl::File(path) => {
                 if !path.is_file() {
@@ -542,6 +545,7 @@ fn to_frame(
     let info = gst_video::VideoInfo::from_caps(caps).map_err(FrameError::Caps)?;
     let buffer = sample.buffer_owned().ok_or(FrameError::NoBuffer)?;
     let pts = buffer.pts();
+    let sender_ns = sender_time(&buffer);
     let [(offset, stride), ..] = planes(&buffer, &info);
     let data = buffer.into_mapped_buffer_readable().map_err(|_| FrameError::Unmappable)?;
     let full = p.full.as_ref().and_then(|tap| full_frame(tap, pts));
@@ -551,12 +555,24 @@ fn to_frame(
         pts_ns: pts.map(|t| t.nseconds()),
         arrived,
         arrived_wall,
+        sender_ns,
         width: info.width(),
         height: info.height(),
         stride_bytes: stride,
         data: Box::new(OffsetData { data, offset }),
         full,
     })
+}
+
+/// The camera's capture time of a picture, in ns since the NTP epoch: the reference timestamp
+/// that the RTP jitter buffer attaches (caps `timestamp/x-ntp`) once an RTCP sender report has
+/// mapped the stream's RTP clock to the camera's NTP clock. It survives depayloading, parsing,
+/// decoding and conversion as a meta.
+fn sender_time(buffer: &gst::BufferRef) -> Option<u64> {
+    buffer
+        .iter_meta::<gst::ReferenceTimestampMeta>()
+        .find(|m| m.reference().structure(0).is_some_and(|s| s.name() == "timestamp/x-ntp"))
+        .map(|m| m.timestamp().nseconds())
 }
 
 /// The full-resolution picture with the analysis frame's timestamp, if it is still in the ring

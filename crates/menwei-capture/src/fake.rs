@@ -33,6 +33,7 @@ impl FakeSource {
             pts_ns: Some(seq * 40_000_000),
             arrived: Instant::now(),
             arrived_wall: SystemTime::now(),
+            sender_ns: None,
             width,
             height,
             stride_bytes: width as usize * 3,

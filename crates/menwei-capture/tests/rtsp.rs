@@ -422,3 +422,46 @@ fn an_idle_camera_decodes_keyframes_only_and_resumes_at_a_keyframe() {
     assert_eq!(plain_skipped, 0);
     assert!(plain_decoded >= 55, "{plain_decoded}");
 }
+
+/// Nanoseconds between the NTP epoch (1900) and the Unix epoch (1970).
+const NTP_TO_UNIX_NS: u64 = 2_208_988_800 * 1_000_000_000;
+
+#[test]
+fn rtsp_frames_carry_the_cameras_clock_once_a_sender_report_arrives_and_files_do_not() {
+    let server = RtspServer::start(0, &[Mount::test_pattern("/gate", 320, 240, 25, false)]).unwrap();
+    let cam = Camera::start(rtsp_camera("gate", &server.url("/gate")), States::default().sink()).unwrap();
+    // RTCP sender reports come every few seconds; frames before the first have no clock.
+    let (mut before, mut stamped) = (0, Vec::new());
+    let t = Instant::now();
+    while stamped.len() < 20 {
+        assert!(t.elapsed() < Duration::from_secs(30), "{before} frames, none with the camera's clock in 30 s");
+        let Some(f) = cam.frames().take_timeout(Duration::from_millis(100)) else { continue };
+        match f.sender_ns {
+            Some(_) => stamped.push(f),
+            None if stamped.is_empty() => before += 1,
+            None => panic!("frame {} lost the camera's clock after it had one", f.seq),
+        }
+    }
+    cam.stop();
+    eprintln!("{before} frames before the first sender report, then {} stamped", stamped.len());
+    // The server runs on this machine's real-time clock, so the camera's clock is the wall clock.
+    let now_ntp =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 + NTP_TO_UNIX_NS;
+    let last = stamped.last().unwrap().sender_ns.unwrap();
+    assert!(now_ntp.abs_diff(last) < 2_000_000_000, "camera clock {last} vs wall clock {now_ntp}");
+    // It advances with the stream: consecutive pictures 40 ms apart on both clocks.
+    for w in stamped.windows(2) {
+        let (a, b) = (&w[0], &w[1]);
+        let by_camera = b.sender_ns.unwrap() as i64 - a.sender_ns.unwrap() as i64;
+        let by_pts = b.pts_ns.unwrap() as i64 - a.pts_ns.unwrap() as i64;
+        assert!(by_camera > 0, "the camera's clock went backwards: {a:?} then {b:?}", a = a.seq, b = b.seq);
+        assert!((by_camera - by_pts).abs() < 5_000_000, "camera {by_camera} ns vs pts {by_pts} ns");
+    }
+
+    let mut file_cfg = CameraConfig::new("file", SourceUrl::File(media("carphone_pristine.mp4")));
+    file_cfg.realtime = true;
+    let file = Camera::start(file_cfg, States::default().sink()).unwrap();
+    let frames = take(&file, 10, Duration::from_secs(20));
+    file.stop();
+    assert!(frames.iter().all(|f| f.sender_ns.is_none()), "a file has no camera clock");
+}

@@ -22,6 +22,12 @@ pub struct Frame {
     pub arrived: Instant,
     /// Wall-clock arrival time, for event timestamps.
     pub arrived_wall: SystemTime,
+    /// When the camera captured this picture by its own clock, in nanoseconds since the NTP
+    /// epoch (1900), from the RTCP sender reports that map its RTP timestamps to NTP time.
+    /// `None` until the first sender report arrives, and for files. Only ever compared with
+    /// the same camera's other stream (pairing a detect stream with its main stream), never used
+    /// for event times.
+    pub sender_ns: Option<u64>,
     pub width: u32,
     pub height: u32,
     pub stride_bytes: usize,

@@ -291,7 +291,7 @@ fn analyse(
         crate::health::tamper_check(&mut slot.tamper, view, now_ms, cam_cfg, events);
     }
     // With a detect stream, recognition reads the main stream's picture nearest in time.
-    let paired = slot.take_paired(frame.arrived);
+    let paired = slot.take_paired(frame);
     let full = paired.as_ref().and_then(|f| f.full.as_ref()).or(frame.full.as_ref());
     let recogniser = &mut models.recogniser;
     let look = slot.look(cam_cfg, view, hooks.clock.now(), || recogniser.as_ref().is_none_or(|r| r.settled(i)));

@@ -30,6 +30,11 @@ pub const IDLE_AFTER: Duration = Duration::from_secs(2);
 /// be read together (both streams come from one sensor over one network path; a camera's two
 /// encoders deliver within a frame or two of each other).
 pub const MAX_SKEW: Duration = Duration::from_millis(150);
+/// How far apart by the camera's own clock (RTCP sender reports) the two pictures may be: a
+/// camera stamps both encoders' frames from one sensor clock, so the same exposure carries the
+/// same time on both streams, and the nearest main picture is at most half a main-stream frame
+/// interval away (20 ms at 25 fps) when both streams run; 50 ms allows a 10 fps main stream.
+pub const MAX_SENDER_SKEW: Duration = Duration::from_millis(50);
 /// Main-stream pictures kept to pair with: each holds a decoder buffer.
 const MAIN_RING: usize = 3;
 
@@ -38,6 +43,7 @@ struct MainStream<S> {
     source: S,
     recent: VecDeque<Frame>,
     paired: u64,
+    paired_by_clock: u64,
     unpaired: u64,
 }
 
@@ -73,9 +79,12 @@ pub struct CameraSummary {
     pub mean_region_share: f64,
     pub reconnects: u64,
     pub mean_detect_ms: f64,
-    /// With a detect stream: frames the inference thread took that had a main-stream picture within
-    /// [`MAX_SKEW`], and those read from the detect frame itself (none was close enough).
+    /// With a detect stream: frames the inference thread took that had a main-stream picture
+    /// close enough (by the camera's clock within [`MAX_SENDER_SKEW`], else by arrival within
+    /// [`MAX_SKEW`]), how many of those were paired by the camera's clock, and those read from
+    /// the detect frame itself (none was close enough).
     pub main_paired: u64,
+    pub main_paired_by_clock: u64,
     pub main_unpaired: u64,
 }
 
@@ -155,8 +164,13 @@ impl<S: Source> CameraSlot<S> {
     /// Adds the camera's main stream: recognition reads from its pictures, and it decodes
     /// keyframes only while nothing moves on the detect stream.
     pub fn with_main(mut self, main: S) -> Self {
-        self.main =
-            Some(MainStream { source: main, recent: VecDeque::with_capacity(MAIN_RING), paired: 0, unpaired: 0 });
+        self.main = Some(MainStream {
+            source: main,
+            recent: VecDeque::with_capacity(MAIN_RING),
+            paired: 0,
+            paired_by_clock: 0,
+            unpaired: 0,
+        });
         self
     }
 
@@ -164,10 +178,13 @@ impl<S: Source> CameraSlot<S> {
         self.main.as_ref().map(|m| &m.source)
     }
 
-    /// The main-stream picture that arrived nearest to `at`, within [`MAX_SKEW`]; `None`
+    /// The main-stream picture nearest in time to `detect`, a detect-stream frame; `None`
     /// without a main stream or when none is close enough (recognition then reads the detect
-    /// frame).
-    pub fn take_paired(&mut self, at: Instant) -> Option<Frame> {
+    /// frame). When both streams carry the camera's clock (`sender_ns`), that decides, within
+    /// [`MAX_SENDER_SKEW`]: network and decoder delays do not move it. Otherwise (no RTCP
+    /// sender report yet, or a camera that sends none) the arrival times decide, within
+    /// [`MAX_SKEW`].
+    pub fn take_paired(&mut self, detect: &Frame) -> Option<Frame> {
         let m = self.main.as_mut()?;
         while let Some(f) = m.source.frames().try_take() {
             if m.recent.len() == MAIN_RING {
@@ -175,18 +192,24 @@ impl<S: Source> CameraSlot<S> {
             }
             m.recent.push_back(f);
         }
-        let skew = |f: &Frame| if f.arrived > at { f.arrived - at } else { at - f.arrived };
-        let best = m
-            .recent
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.full.is_some())
-            .min_by_key(|(_, f)| skew(f))
-            .filter(|(_, f)| skew(f) <= MAX_SKEW)
-            .map(|(i, _)| i);
+        let usable = || m.recent.iter().enumerate().filter(|(_, f)| f.full.is_some());
+        let apart = |a: u64, b: u64| Duration::from_nanos(a.abs_diff(b));
+        let by_clock = detect.sender_ns.filter(|_| usable().any(|(_, f)| f.sender_ns.is_some()));
+        let best = match by_clock {
+            Some(at) => usable()
+                .filter_map(|(i, f)| f.sender_ns.map(|s| (i, apart(s, at))))
+                .min_by_key(|(_, d)| *d)
+                .filter(|(_, d)| *d <= MAX_SENDER_SKEW),
+            None => {
+                let at = detect.arrived;
+                let skew = |f: &Frame| if f.arrived > at { f.arrived - at } else { at - f.arrived };
+                usable().map(|(i, f)| (i, skew(f))).min_by_key(|(_, d)| *d).filter(|(_, d)| *d <= MAX_SKEW)
+            }
+        };
         match best {
-            Some(i) => {
+            Some((i, _)) => {
                 m.paired += 1;
+                m.paired_by_clock += u64::from(by_clock.is_some());
                 m.recent.remove(i)
             }
             None => {
@@ -306,7 +329,7 @@ impl CameraSlot<Camera> {
         s.mean_detect_ms = if s.frames_analysed > 0 { self.detect_total_ms / analysed } else { 0.0 };
         s.mean_region_share = if s.frames_analysed > 0 { s.mean_region_share / analysed } else { 0.0 };
         if let Some(m) = self.main {
-            (s.main_paired, s.main_unpaired) = (m.paired, m.unpaired);
+            (s.main_paired, s.main_paired_by_clock, s.main_unpaired) = (m.paired, m.paired_by_clock, m.unpaired);
             drop(m.recent);
             m.source.stop();
         }
@@ -352,6 +375,7 @@ mod tests {
             pts_ns: None,
             arrived: Instant::now(),
             arrived_wall: std::time::SystemTime::now(),
+            sender_ns: None,
             width: 64,
             height: 48,
             stride_bytes: 64 * 3,
@@ -374,6 +398,42 @@ mod tests {
         Frame { arrived, full: Some(full), ..frame(seq, 0) }
     }
 
+    /// A detect-stream frame that arrived at `arrived`, stamped `sender_ms` by the camera.
+    fn detect_at(arrived: Instant, sender_ms: Option<u64>) -> Frame {
+        Frame { arrived, sender_ns: sender_ms.map(|ms| ms * 1_000_000), ..frame(0, 0) }
+    }
+
+    #[test]
+    fn the_cameras_clock_pairs_when_both_streams_carry_it_whatever_the_arrival_order() {
+        let cfg = camera("detect_url = \"rtsp://127.0.0.1:9/sub\"");
+        let t = Instant::now() + Duration::from_secs(10);
+        let mut slot = CameraSlot::new(&cfg, Fake::default(), t).with_main(Fake::default());
+        let put = |slot: &CameraSlot<Fake>, seq, arrived, sender_ms: u64| {
+            let f = Frame { sender_ns: Some(sender_ms * 1_000_000), ..main_frame(seq, arrived) };
+            slot.main_source().unwrap().frames.put(f);
+        };
+        // The main stream lags by 300 ms on the network: by arrival nothing is within 150 ms of
+        // the detect frame, by the camera's clock the same exposure (1000 ms) is found.
+        let mut gather = |seq, lag_ms: u64, sender_ms| {
+            put(&slot, seq, t + Duration::from_millis(lag_ms), sender_ms);
+            slot.take_paired(&detect_at(t - Duration::from_secs(60), None)); // only gathers
+        };
+        gather(1, 260, 960);
+        gather(2, 300, 1000);
+        gather(3, 340, 1040);
+        let s = slot.take_paired(&detect_at(t, Some(1000)));
+        assert_eq!(s.map(|f| f.seq), Some(2), "the same exposure, 300 ms late");
+        assert_eq!(slot.take_paired(&detect_at(t, Some(1010))).map(|f| f.seq), Some(3), "30 ms beats 50 ms");
+        assert!(
+            slot.take_paired(&detect_at(t + Duration::from_millis(260), Some(1100))).is_none(),
+            "140 ms by the camera's clock is too far, although it arrived at the same moment"
+        );
+        // A detect frame without the clock (no sender report yet) pairs by arrival.
+        assert_eq!(slot.take_paired(&detect_at(t + Duration::from_millis(250), None)).map(|f| f.seq), Some(1));
+        let m = slot.main.as_ref().unwrap();
+        assert_eq!((m.paired, m.paired_by_clock), (3, 2));
+    }
+
     #[test]
     fn the_main_picture_nearest_in_time_is_paired_and_none_beyond_the_skew() {
         let cfg = camera("detect_url = \"rtsp://127.0.0.1:9/sub\"");
@@ -384,12 +444,15 @@ mod tests {
         // The keep-newest slot holds one picture at a time: the slot gathers them as they come.
         for (seq, at) in [(1, t - Duration::from_millis(200)), (2, t - Duration::from_millis(40))] {
             main(&slot, seq, at);
-            assert!(slot.take_paired(t - Duration::from_secs(5)).is_none(), "far from every picture");
+            assert!(slot.take_paired(&detect_at(t - Duration::from_secs(5), None)).is_none(), "far from every picture");
         }
         main(&slot, 3, t + Duration::from_millis(100));
-        assert_eq!(slot.take_paired(t).map(|f| f.seq), Some(2), "40 ms beats 100 ms and 200 ms");
-        assert_eq!(slot.take_paired(t).map(|f| f.seq), Some(3), "each picture is read once");
-        assert!(slot.take_paired(t + Duration::from_secs(1)).is_none(), "beyond MAX_SKEW of what is left");
+        assert_eq!(slot.take_paired(&detect_at(t, None)).map(|f| f.seq), Some(2), "40 ms beats 100 ms and 200 ms");
+        assert_eq!(slot.take_paired(&detect_at(t, None)).map(|f| f.seq), Some(3), "each picture is read once");
+        assert!(
+            slot.take_paired(&detect_at(t + Duration::from_secs(1), None)).is_none(),
+            "beyond MAX_SKEW of what is left"
+        );
         // Something moving on the detect stream wakes the main stream's decoder; stillness
         // lets it go back to keyframes.
         let pic = frame(9, 0);

@@ -97,4 +97,8 @@ fn detection_on_the_sub_stream_recognition_on_the_main_stream() {
     // only, detect frames go without (and nothing is recognised then).
     let (paired, analysed) = (cam["main_paired"].as_u64().unwrap(), cam["frames_analysed"].as_u64().unwrap());
     assert!(paired >= analysed && paired > 0, "recognition read main-stream pictures: {cam}");
+    // The server sends RTCP sender reports on both streams: once they arrive, the camera's own
+    // clock pairs the pictures, not their arrival.
+    let by_clock = cam["main_paired_by_clock"].as_u64().unwrap();
+    assert!(by_clock > 0 && by_clock <= paired, "{by_clock} of {paired} paired by the camera's clock: {cam}");
 }

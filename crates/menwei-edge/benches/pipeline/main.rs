@@ -103,8 +103,14 @@ fn main() {
     let edge = daemon::Edge::prepare(&root, dir.path(), &clip, mqtt.port);
     report.insert("busy_before".into(), busy_before());
 
+    // `MENWEI_BENCH_SUB_MAIN_ONLY=1`: only the gated and sub-stream runs and their table, for
+    // working on the sub-stream path (about 3 of the bench's 7 minutes); no goals, no JSON.
+    let sub_main_only = std::env::var_os("MENWEI_BENCH_SUB_MAIN_ONLY").is_some();
     let mut runs = BTreeMap::new();
     for (name, gating, keyframes, threads) in RUNS {
+        if sub_main_only && name != "gated" {
+            continue;
+        }
         runs.insert(name, edge.run_and_print(name, (gating, keyframes, threads), None, &server, &central, &clip));
     }
     // Detection on a 640x360 sub-stream, recognition on the 1280x720 main stream, gated.
@@ -114,6 +120,9 @@ fn main() {
     let alone = alone::Alone::measure(&root, &clip);
     alone.print();
     let sub = report::sub_main_and_print(&runs["gated"], &sub_main, &clip, &alone);
+    if sub_main_only {
+        return;
+    }
     runs.insert("sub_main", sub_main);
     report.insert("sub_main".into(), sub);
     let python = if skip_python { None } else { reference::run_and_print(&root, &server.url("/gate-py"), &clip) };
