@@ -14,6 +14,11 @@ use thiserror::Error;
 /// The province (and municipality) abbreviations that start a civil plate.
 pub const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
 
+/// The first letters of military plates (the 2012 series): V for the Central Military
+/// Commission's units, K the air force, H the navy, and B, S, L, J, N, G, C for the former
+/// military regions (the second letter is the unit). Not W: WJ is the armed police.
+const MILITARY: &str = "VKHBSLJNGC";
+
 /// New-energy markers: D, A, B, C, E (electric) and F, G, H, J, K (hybrid).
 const NEW_ENERGY: &str = "DABCEFGHJK";
 
@@ -41,6 +46,14 @@ pub enum PlateKind {
     Embassy,
     /// WJ + province + 5 characters: armed police.
     ArmedPolice,
+    /// 民航 + 5 characters: civil-aviation vehicles that run inside airports.
+    CivilAviation,
+    /// Province + team letter + 4 characters + 应急: emergency-rescue vehicles (fire and rescue
+    /// teams, since 2018; white with a red 应急).
+    Emergency,
+    /// Two letters + 5 digits (the 2012 series, such as `KA12345`; the first letter one of
+    /// V, K, H, B, S, L, J, N, G, C): military, white with the letters in red.
+    Military,
 }
 
 /// Plate background colours.
@@ -75,7 +88,7 @@ pub struct PlateNumber {
 pub enum PlateError {
     #[error("empty")]
     Empty,
-    #[error("{len} characters: a plate has 7, or 8 for new-energy and armed-police plates")]
+    #[error("{len} characters: a plate has 7, or 8 for new-energy, emergency and armed-police plates")]
     Length { len: usize },
     #[error("`{ch}` is not a province abbreviation")]
     Province { ch: char },
@@ -150,6 +163,19 @@ impl PlateNumber {
             }
             return Ok(Self { text });
         }
+        if c[0] == '民' {
+            if c[1] != '航' || c.len() != 7 {
+                return Err(format("civil-aviation plates are 民航 + 5 characters"));
+            }
+            check_serial(&c[2..], 2)?;
+            return Ok(Self { text });
+        }
+        if MILITARY.contains(c[0]) && c[1].is_ascii_uppercase() && c.len() == 7 {
+            if !c[2..].iter().all(char::is_ascii_digit) {
+                return Err(format("military plates are two letters + 5 digits"));
+            }
+            return Ok(Self { text });
+        }
         if !is_province(c[0]) {
             return Err(PlateError::Province { ch: c[0] });
         }
@@ -166,6 +192,13 @@ impl PlateNumber {
                 return Ok(Self { text });
             }
             check_serial(&c[2..], 2)?;
+            return Ok(Self { text });
+        }
+        if c[6] == '应' || c[7] == '急' {
+            if c[6..] != ['应', '急'] {
+                return Err(format("emergency plates end in 应急"));
+            }
+            check_serial(&c[2..6], 2)?;
             return Ok(Self { text });
         }
         // 8 characters: new energy, small (marker third, last four digits) or large (five
@@ -212,20 +245,36 @@ impl PlateNumber {
         if first == '使' {
             return prefix.len() <= 7 && prefix[1..].iter().all(char::is_ascii_digit);
         }
+        if first == '民' {
+            return prefix.len() <= 7
+                && prefix.iter().enumerate().skip(1).all(|(i, &c)| if i == 1 { c == '航' } else { is_serial(c) });
+        }
+        if MILITARY.contains(first) {
+            // Military: two letters, then five digits.
+            return prefix.len() <= 7
+                && prefix
+                    .iter()
+                    .enumerate()
+                    .skip(1)
+                    .all(|(i, &c)| if i == 1 { c.is_ascii_uppercase() } else { c.is_ascii_digit() });
+        }
         if !is_province(first) {
             return false;
         }
         prefix.iter().enumerate().skip(1).all(|(i, &c)| match i {
             1 => c.is_ascii_uppercase() && c != 'I',
             2..=5 => is_serial(c),
-            6 => is_serial(c) || "学警挂港澳领".contains(c),
-            _ => is_serial(c) && !"学警挂港澳领".contains(prefix[6]),
+            6 => is_serial(c) || "学警挂港澳领应".contains(c),
+            _ => match prefix[6] {
+                '应' => c == '急',
+                p => is_serial(c) && !"学警挂港澳领".contains(p),
+            },
         })
     }
 
     /// Every character that may appear in a plate number, for restricting a reader's classes.
     pub fn alphabet() -> impl Iterator<Item = char> {
-        PROVINCES.chars().chain('0'..='9').chain('A'..='Z').chain("学警挂港澳领使".chars())
+        PROVINCES.chars().chain('0'..='9').chain('A'..='Z').chain("学警挂港澳领使民航应急".chars())
     }
 
     /// The kind the text shows.
@@ -236,6 +285,9 @@ impl PlateNumber {
         match (first, last, self.text.chars().count()) {
             (Some('W'), _, _) => PlateKind::ArmedPolice,
             (Some('使'), _, _) => PlateKind::Embassy,
+            (Some('民'), _, _) => PlateKind::CivilAviation,
+            (Some(c), _, _) if MILITARY.contains(c) => PlateKind::Military,
+            (_, Some('急'), _) => PlateKind::Emergency,
             (_, _, 8) => PlateKind::NewEnergy,
             (_, Some('学'), _) => PlateKind::Learner,
             (_, Some('警'), _) => PlateKind::Police,
@@ -248,16 +300,20 @@ impl PlateNumber {
     }
 
     /// The colour a plate of this kind has, where the kind decides it. Ordinary plates are
-    /// blue (small vehicles) or yellow (large): the text alone cannot tell.
+    /// blue (small vehicles) or yellow (large): the text alone cannot tell; nor can it for
+    /// civil-aviation plates.
     pub fn kind_color(&self) -> Option<PlateColor> {
         match self.kind() {
             PlateKind::NewEnergy => Some(PlateColor::Green),
-            PlateKind::Police | PlateKind::ArmedPolice => Some(PlateColor::White),
+            PlateKind::Police | PlateKind::ArmedPolice | PlateKind::Emergency | PlateKind::Military => {
+                Some(PlateColor::White)
+            }
             PlateKind::HongKong | PlateKind::Macau | PlateKind::Embassy | PlateKind::Consulate => {
                 Some(PlateColor::Black)
             }
             PlateKind::Learner | PlateKind::Trailer => Some(PlateColor::Yellow),
-            PlateKind::Ordinary => None,
+            // Airport vehicles' plates are not all of one colour.
+            PlateKind::Ordinary | PlateKind::CivilAviation => None,
         }
     }
 }
@@ -393,6 +449,39 @@ mod tests {
         assert_eq!(kind("沪A1234领"), PlateKind::Consulate);
         assert_eq!(kind("使198476"), PlateKind::Embassy);
         assert_eq!(kind("WJ粤6788B"), PlateKind::ArmedPolice);
+        assert_eq!(kind("民航A0123"), PlateKind::CivilAviation);
+        assert_eq!(kind("川A1234应急"), PlateKind::Emergency);
+        assert_eq!(kind("KA12345"), PlateKind::Military);
+        assert_eq!(kind("VA00123"), PlateKind::Military);
+        assert_eq!(PlateNumber::parse("AA12345").unwrap_err(), PlateError::Province { ch: 'A' });
+    }
+
+    #[test]
+    fn the_rarer_kinds_have_their_own_grammar_and_prefixes() {
+        let e = |s: &str| PlateNumber::parse(s).unwrap_err();
+        assert!(matches!(e("民用A0123"), PlateError::Format { .. }));
+        assert!(matches!(e("民航A012"), PlateError::Length { .. }));
+        assert!(matches!(e("民航A01234"), PlateError::Format { .. }));
+        assert!(matches!(e("KA1234B"), PlateError::Format { .. }), "military serials are digits");
+        assert!(matches!(e("川A1234应警"), PlateError::Format { .. }));
+        assert!(matches!(e("川A12345急"), PlateError::Format { .. }));
+        assert_eq!(e("川A123I应急"), PlateError::Character { pos: 6, ch: 'I' });
+        let starts = |s: &str| PlateNumber::could_start(&s.chars().collect::<Vec<_>>());
+        for ok in ["民", "民航", "民航A012", "川A1234应", "川A1234应急", "K", "KA", "KA1234"] {
+            assert!(starts(ok), "{ok} starts a plate");
+        }
+        for bad in ["民用", "民航A01234", "川A1234应警", "川A123应", "KA1B", "K1", "KA123456"] {
+            assert!(!starts(bad), "{bad} starts no plate");
+        }
+        // What the prefix rule admits, parse accepts, for every kind: a constrained decoder never
+        // finishes a text that is then rejected for its shape.
+        for full in ["民航A0123", "川A1234应急", "KA12345", "WJ粤6788B", "使198476", "粤ZEP33港"] {
+            assert!(starts(full) && PlateNumber::parse(full).is_ok(), "{full}");
+        }
+        for c in "民航应急".chars() {
+            assert!(PlateNumber::alphabet().any(|a| a == c), "{c} is a reader class to keep");
+        }
+        assert_eq!(PlateNumber::parse("川A1234应急").unwrap().kind_color(), Some(PlateColor::White));
     }
 
     #[test]

@@ -170,6 +170,9 @@ pub fn kind_name(truth: &str) -> &'static str {
         Ok(PlateKind::Consulate) => "consulate (领)",
         Ok(PlateKind::Embassy) => "embassy (使)",
         Ok(PlateKind::ArmedPolice) => "armed police (WJ)",
+        Ok(PlateKind::CivilAviation) => "civil aviation (民航)",
+        Ok(PlateKind::Emergency) => "emergency (应急)",
+        Ok(PlateKind::Military) => "military",
         Err(_) => "outside the grammar",
     }
 }
