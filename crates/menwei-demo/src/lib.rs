@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+pub mod moving;
 pub mod plates;
 
 /// What passes the gate, in order, and what the register should make of it.

@@ -39,3 +39,4 @@ pub mod snapshots;
 pub mod status;
 pub mod sync;
 pub mod tools;
+pub mod video_eval;

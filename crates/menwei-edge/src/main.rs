@@ -15,6 +15,9 @@ use menwei_edge::notify::Notifier;
 use menwei_edge::pipeline::Control;
 use menwei_edge::status::Status;
 
+mod eval_cmd;
+use eval_cmd::{EvalWhat, eval};
+
 #[derive(Debug, Parser)]
 #[command(name = "menwei-edge", version, about = "menwei's per-compound edge daemon")]
 struct Cli {
@@ -126,64 +129,6 @@ enum OnvifWhat {
         /// Probe this host:port instead of the multicast group (a camera on another subnet).
         #[arg(long)]
         to: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum EvalWhat {
-    /// Plates: detector recall, exact match by subset, colour, layout, confusions, time.
-    Plates {
-        /// The manifest (the format of ../shared/data/plates/manifest.csv).
-        manifest: PathBuf,
-        /// Only pictures whose path contains this.
-        #[arg(long)]
-        only: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        #[command(flatten)]
-        models: ModelArgs,
-    },
-    /// Each plate reader's lean on the province character, measured on crops with the province
-    /// covered; prints the table of `crates/menwei-vision/src/reader_priors.toml`.
-    ReaderPrior {
-        /// The manifest (the format of ../shared/data/plates/manifest.csv); its crops are used.
-        manifest: PathBuf,
-        /// Only crops whose path contains this.
-        #[arg(long)]
-        only: Option<String>,
-        #[command(flatten)]
-        models: ModelArgs,
-    },
-    /// Faces, in each condition a gate camera meets: ROC AUC, TAR at FAR 1e-3, rank-1, and
-    /// what the gate would decide at the threshold, margin and quality policy of `--config`
-    /// (or the defaults), open-set 1:N.
-    Faces {
-        /// `path,identity` per photo.
-        manifest: PathBuf,
-        /// `a,b,same` per pair.
-        pairs: PathBuf,
-        #[arg(long)]
-        json: bool,
-        /// Conditions, comma-separated: photo, 40px, 24px, 16px, ir-day, night, motion-blur,
-        /// backlight. Default: all.
-        #[arg(long)]
-        conditions: Option<String>,
-        /// Photos enrolled per identity (the first ones in manifest order).
-        #[arg(long, default_value_t = 1)]
-        enrol: usize,
-        /// Identities never enrolled (the last ones by name). Default: 20 %, at least one.
-        #[arg(long)]
-        strangers: Option<usize>,
-        /// Only photos whose path contains this (for example a folder: `deepface/`).
-        #[arg(long)]
-        only: Option<String>,
-        /// Write the first photo with a face, in each condition, to this folder as
-        /// `<condition>.png`.
-        #[arg(long)]
-        pictures: Option<PathBuf>,
-        #[command(flatten)]
-        models: ModelArgs,
     },
 }
 
@@ -419,82 +364,6 @@ fn erase(config_path: &Path, resident: &str) -> Result<()> {
     let register = open_register(&cfg)?;
     let n = register.erase(resident)?;
     println!("{resident}: erased ({n} template{} deleted)", if n == 1 { "" } else { "s" });
-    Ok(())
-}
-
-fn eval(what: EvalWhat) -> Result<()> {
-    match what {
-        EvalWhat::Plates { manifest, only, json, models } => {
-            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
-            let report = menwei_vision::eval::eval_plates(
-                &manifest,
-                &mut kit.lpr,
-                80.0,
-                only.as_deref(),
-                &mut progress("pictures"),
-            )?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-                for m in &report.misses {
-                    println!("  {m}");
-                }
-            }
-        }
-        EvalWhat::ReaderPrior { manifest, only, models } => {
-            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
-            let priors =
-                menwei_vision::eval::reader_prior(&manifest, &mut kit.lpr, only.as_deref(), &mut progress("crops"))?;
-            let store = menwei_vision::ModelStore::open(&models.paths()?.manifest, &models.paths()?.dir)?;
-            println!("# Written by `menwei-edge eval reader-prior` (docs/design/vision.md): ln(31 p) per province.");
-            for (name, bias, n) in priors {
-                let sha = store.entry(name).map(|e| e.sha256.chars().take(16).collect::<String>()).unwrap_or_default();
-                println!("\n[{name}]\nsha256_prefix = \"{sha}\"\ncrops = {n}");
-                let cells: Vec<String> = bias.iter().map(|(c, b)| format!("\"{c}\" = {b:.3}")).collect();
-                println!("bias = {{ {} }}", cells.join(", "));
-            }
-        }
-        EvalWhat::Faces { manifest, pairs, json, conditions, enrol, strangers, only, pictures, models } => {
-            use menwei_vision::eval::{FaceEvalOptions, conditions::Condition, gate};
-            let conditions = match conditions {
-                Some(list) => Condition::parse_list(&list).map_err(|e| anyhow::anyhow!("--conditions: {e}"))?,
-                None => Condition::ALL.to_vec(),
-            };
-            anyhow::ensure!(enrol >= 1, "--enrol must be at least 1");
-            let matching = match &models.config {
-                Some(c) => config::load(c)?.matching,
-                None => config::Matching::default(),
-            };
-            let opts = FaceEvalOptions {
-                conditions,
-                only,
-                pictures,
-                protocol: gate::Protocol { enrol, strangers },
-                gate: gate::GateSettings {
-                    threshold: matching.face_threshold,
-                    margin: matching.face_margin,
-                    policy: matching.face_quality,
-                },
-            };
-            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
-            let reports = menwei_vision::eval::eval_faces(
-                &manifest,
-                &pairs,
-                &mut kit.faces,
-                &mut kit.embedder,
-                &opts,
-                &mut progress("photos"),
-            )?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
-            } else {
-                for r in &reports {
-                    print!("{r}");
-                }
-            }
-        }
-    }
     Ok(())
 }
 
