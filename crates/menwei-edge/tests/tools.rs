@@ -84,11 +84,12 @@ fn analyze_reads_a_plate_scene() {
         (Some("粤AK9331"), Some("yellow"), Some("double_row"))
     );
     assert_eq!(r["char_confidences"].as_array().unwrap().len(), 7);
-    // The burned-in clock is found by the detector but never published as a plate.
-    assert!(
-        plates.iter().any(|p| p["outcome"]["result"] == "rejected"
-            && p["outcome"]["reason"].as_str().unwrap().contains("not a plate"))
-    );
+    // The burned-in clock is found by the detector but never published as a plate: either no
+    // reading of it fits the grammar, or the only one (since military plates are in the
+    // grammar: two letters + five digits, such as `CS53007` for `175307`) is too unsure.
+    let clock = plates.iter().find(|p| p["outcome"]["result"] == "rejected").expect("the clock, rejected");
+    let reason = clock["outcome"]["reason"].as_str().unwrap();
+    assert!(reason.contains("not a plate") || reason.starts_with("low confidence"), "{reason}");
 }
 
 #[test]

@@ -54,6 +54,11 @@ pub struct LprConfig {
     /// Log-likelihood handicap of a double-row reading: single-row plates are far more common,
     /// so a double-row reading must be clearly better to win.
     pub double_row_penalty: f32,
+    /// Log-prior handicap of the kinds that no photo here shows (民航, 应急, military): rare at a
+    /// compound gate (taken as 1 in 1,000 vehicles, ln 1000), so a reading of one must be
+    /// clearly better than any other reading to win, and text that is no plate at all (a
+    /// camera's burned-in clock) does not turn into one. Not fitted on any photo.
+    pub rare_kind_penalty: f32,
     /// The deployment's prior on the first characters (none by default).
     pub home: HomePrior,
     /// Per reader (in reader order), its own lean on the province character: `ln(31 p)` for
@@ -114,6 +119,7 @@ impl Default for LprConfig {
             proposals: 4,
             double_row_max_aspect: 2.6,
             double_row_penalty: 3.0,
+            rare_kind_penalty: 1000f32.ln(),
             home: HomePrior::default(),
             province_bias: Vec::new(),
             province_bias_strength: 0.5,
@@ -419,6 +425,9 @@ impl Lpr {
                 if layout == PlateLayout::DoubleRow {
                     score -= self.cfg.double_row_penalty;
                 }
+                if is_rare_kind(&text) {
+                    score -= self.cfg.rare_kind_penalty;
+                }
                 score += self.cfg.home.bonus(&text);
                 if let Some(first) = text.chars().next() {
                     for (i, bias) in self.cfg.province_bias.iter().enumerate() {
@@ -488,6 +497,14 @@ impl Lpr {
 }
 
 /// Width over height of a quadrilateral (mean of opposite sides).
+/// Whether `text` (a grammatical candidate) is of a kind [`LprConfig::rare_kind_penalty`]
+/// handicaps.
+fn is_rare_kind(text: &str) -> bool {
+    use menwei_core::plate::PlateKind;
+    PlateNumber::parse(text)
+        .is_ok_and(|p| matches!(p.kind(), PlateKind::CivilAviation | PlateKind::Emergency | PlateKind::Military))
+}
+
 pub fn quad_aspect(c: &[Point; 4]) -> f32 {
     let d = |a: Point, b: Point| (a.x - b.x).hypot(a.y - b.y);
     let w = (d(c[0], c[1]) + d(c[3], c[2])) / 2.0;
