@@ -540,7 +540,8 @@ fn capture_settings(pick: &Pick<'_>, issues: &mut Issues) -> CaptureSettings {
     let (mg, _) = pick.get("motion_gating", |s| &s.motion_gating);
     let (kf, kf_key) = pick.get("idle_keyframes_only", |s| &s.idle_keyframes_only);
     let idle_keyframes_only = kf.unwrap_or(false);
-    if idle_keyframes_only && !mg.unwrap_or(false) {
+    // motion_gating is on unless the camera (or [defaults]) turns it off.
+    if idle_keyframes_only && !mg.unwrap_or(true) {
         issues.add(kf_key, "needs motion_gating = true: idleness is what the motion gate decides");
     }
     CaptureSettings { watchdog, rtsp_tcp, latency_ms, scale_width: sw, decode, decode_threads, idle_keyframes_only }

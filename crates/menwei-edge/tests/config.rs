@@ -94,6 +94,7 @@ face_score_threshold = 1.5
 rtsp_transport = "quic"
 decode = "cuda"
 decode_threads = 0
+motion_gating = false
 idle_keyframes_only = true
 "#,
         models.display()
@@ -174,4 +175,15 @@ fn zones_are_fractions_of_the_picture_and_bad_ones_are_named() {
     // A 200x100 picture: the lower half is the first zone.
     assert!(cam.in_zone(p(100.0, 80.0), 200, 100));
     assert!(!cam.in_zone(p(10.0, 45.0), 200, 100));
+}
+
+#[test]
+fn keyframes_only_while_idle_needs_no_explicit_motion_gating_since_it_is_on_by_default() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let text = format!(
+        "compound_id = \"c\"\n[models]\ndir = \"{}\"\n[[cameras]]\nid = \"gate\"\nurl = \"rtsp://127.0.0.1:9/x\"\nidle_keyframes_only = true\n",
+        models.display()
+    );
+    let cfg = config::parse(&text, Path::new("edge.toml")).expect("motion gating is on by default");
+    assert!(cfg.cameras[0].motion_gating && cfg.cameras[0].capture.idle_keyframes_only);
 }
