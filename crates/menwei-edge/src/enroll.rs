@@ -28,6 +28,7 @@ pub fn endpoint(cfg: &EdgeConfig, generation: Arc<AtomicU64>) -> Result<Option<(
             manifest: cfg.models_manifest.clone(),
             dir: cfg.models_dir.clone(),
             face_detector: cfg.face_detector.clone(),
+            face_embedder: cfg.face_embedder.clone(),
             face_input: 640,
             plate_readers: Vec::new(),
             plate_max_side: crate::config::defaults::PLATE_MAX_SIDE,
@@ -100,7 +101,7 @@ impl Station {
         let rt = menwei_vision::Runtime::init(p.onnxruntime.as_deref())?;
         let store = menwei_vision::ModelStore::open(&p.manifest, &p.dir)?;
         let det = FaceDetector::open(&rt, &store.verify(&p.face_detector)?, &p.opts, 640, 0.5)?;
-        let emb = FaceEmbedder::new(&rt, &store.verify("w600k_mbf")?, &p.opts)?;
+        let emb = FaceEmbedder::new(&rt, &store.verify(&p.face_embedder)?, &p.opts)?;
         Ok((det, emb))
     }
 }

@@ -126,9 +126,20 @@ pub fn eval(what: EvalWhat) -> Result<()> {
                 None => Condition::ALL.to_vec(),
             };
             anyhow::ensure!(enrol >= 1, "--enrol must be at least 1");
+            let paths = models.paths()?;
+            let embedder = menwei_vision::embed::EmbedderKind::from_model(&paths.face_embedder)
+                .with_context(|| format!("{} is not a face embedder", paths.face_embedder))?;
             let matching = match &models.config {
-                Some(c) => config::load(c)?.matching,
-                None => config::Matching::default(),
+                // The config's matching, unless --face-embedder changed the embedder.
+                Some(c) => {
+                    let cfg = config::load(c)?;
+                    if cfg.face_embedder == paths.face_embedder {
+                        cfg.matching
+                    } else {
+                        config::Matching::for_embedder(embedder)
+                    }
+                }
+                None => config::Matching::for_embedder(embedder),
             };
             let opts = FaceEvalOptions {
                 conditions,
@@ -141,7 +152,7 @@ pub fn eval(what: EvalWhat) -> Result<()> {
                     policy: matching.face_quality,
                 },
             };
-            let mut kit = menwei_edge::tools::Kit::open(&models.paths()?)?;
+            let mut kit = menwei_edge::tools::Kit::open(&paths)?;
             let reports = menwei_vision::eval::eval_faces(
                 &manifest,
                 &pairs,

@@ -143,6 +143,13 @@ struct ModelArgs {
     /// cameras, 1280 for crowds of small faces.
     #[arg(long, default_value_t = 640)]
     face_input: u32,
+    /// The face detector (scrfd_500m, centerface) in place of the config's or the default.
+    #[arg(long)]
+    face_detector: Option<String>,
+    /// The face embedder (w600k_mbf, dlib_resnet) in place of the config's or the default;
+    /// without `--config`, the matching defaults are that embedder's.
+    #[arg(long)]
+    face_embedder: Option<String>,
     /// Plate readers to fuse, comma-separated: clp_rec, ppocr_v4_rec, or both.
     #[arg(long, value_delimiter = ',', default_value = "clp_rec,ppocr_v4_rec")]
     plate_readers: Vec<String>,
@@ -185,7 +192,8 @@ impl ModelArgs {
                     onnxruntime: cfg.onnxruntime.clone(),
                     manifest: cfg.models_manifest.clone(),
                     dir: cfg.models_dir.clone(),
-                    face_detector: cfg.face_detector.clone(),
+                    face_detector: self.face_detector.clone().unwrap_or_else(|| cfg.face_detector.clone()),
+                    face_embedder: self.face_embedder.clone().unwrap_or_else(|| cfg.face_embedder.clone()),
                     face_input: self.face_input,
                     plate_readers: self.plate_readers.clone(),
                     plate_max_side: self.plate_max_side,
@@ -207,7 +215,8 @@ impl ModelArgs {
                     onnxruntime: None,
                     manifest: dir.join("models.toml"),
                     dir,
-                    face_detector: config::defaults::FACE_DETECTOR.into(),
+                    face_detector: self.face_detector.clone().unwrap_or_else(|| config::defaults::FACE_DETECTOR.into()),
+                    face_embedder: self.face_embedder.clone().unwrap_or_else(|| config::defaults::FACE_EMBEDDER.into()),
                     face_input: self.face_input,
                     plate_readers: self.plate_readers.clone(),
                     plate_max_side: self.plate_max_side,
@@ -341,6 +350,8 @@ fn enroll(
     let paths = ModelArgs {
         config: Some(config_path.to_owned()),
         face_input: 640,
+        face_detector: None,
+        face_embedder: None,
         plate_readers: vec!["clp_rec".into()],
         plate_max_side: config::defaults::PLATE_MAX_SIDE,
         plate_upscale: config::defaults::PLATE_UPSCALE,

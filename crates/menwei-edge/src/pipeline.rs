@@ -84,15 +84,17 @@ pub fn prepare(cfg: &EdgeConfig) -> Result<Prepared> {
             } else {
                 None
             };
-            let mut known = Known::load(r)?;
-            known.models = [face_detector.entry.name.as_str(), "w600k_mbf"]
+            let embedder = menwei_vision::embed::EmbedderKind::from_model(&cfg.face_embedder)
+                .with_context(|| format!("{} is not a face embedder", cfg.face_embedder))?;
+            let mut known = Known::load(r, embedder)?;
+            known.models = [face_detector.entry.name.as_str(), cfg.face_embedder.as_str()]
                 .into_iter()
                 .map(str::to_owned)
                 .chain(plates.iter().flat_map(|p| p.iter().map(|m| m.entry.name.clone())))
                 .filter_map(|n| store.entry(&n).ok().map(|e| (n, e.sha256.chars().take(12).collect::<String>())))
                 .filter(|(_, v)| !v.is_empty())
                 .collect();
-            Some((store.verify("w600k_mbf")?, plates, known))
+            Some((store.verify(&cfg.face_embedder)?, plates, known))
         }
         None => None,
     };
@@ -256,7 +258,7 @@ fn reload_if_changed(cfg: &EdgeConfig, hooks: &Hooks, generation: &mut u64, reco
         return;
     }
     *generation = g;
-    match Known::load(paths) {
+    match Known::load(paths, r.embedder_kind()) {
         Ok(known) => r.set_known(known),
         Err(e) => warn!("cannot reload the register: {e}"),
     }

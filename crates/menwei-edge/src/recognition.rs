@@ -50,11 +50,27 @@ pub struct Known {
 }
 
 impl Known {
-    /// Reads the register's templates, vehicles and suspensions (the one loader: at start-up
-    /// and after every enrolment, erasure or sync). `models` is left empty.
-    pub fn load(register: &crate::config::RegisterPaths) -> Result<Known, menwei_register::RegisterError> {
+    /// Reads the register's templates made by `embedder`, vehicles and suspensions (the one
+    /// loader: at start-up and after every enrolment, erasure or sync). `models` is left empty.
+    /// Residents whose templates another embedder made are named in a warning: they are not
+    /// recognised by face until they are enrolled again.
+    pub fn load(
+        register: &crate::config::RegisterPaths,
+        embedder: menwei_vision::embed::EmbedderKind,
+    ) -> Result<Known, menwei_register::RegisterError> {
         let reg = menwei_register::Register::open(&register.path, &register.key_file)?;
-        let (templates, residents) = reg.load_templates(menwei_vision::embed::EMBEDDING_DIMS)?;
+        for (model, residents) in reg.template_models()? {
+            if model != embedder.model() {
+                warn!(
+                    residents,
+                    made_by = %model,
+                    embedder = embedder.model(),
+                    "templates made by another face embedder are not used: enrol these residents again \
+                     (menwei-edge enroll) to recognise them by face"
+                );
+            }
+        }
+        let (templates, residents) = reg.load_templates(embedder.model(), embedder.dims())?;
         let known = Known {
             templates,
             residents,
@@ -163,6 +179,11 @@ impl Recogniser {
     pub fn with_snapshots(mut self, s: crate::snapshots::Snapshots) -> Self {
         self.snapshots = Some(s);
         self
+    }
+
+    /// The embedder the recogniser runs (whose templates it matches).
+    pub fn embedder_kind(&self) -> menwei_vision::embed::EmbedderKind {
+        self.embedder.kind()
     }
 
     /// New templates and vehicles after an enrolment, an erasure or a sync from central (the

@@ -24,6 +24,8 @@ pub struct ModelPaths {
     pub manifest: PathBuf,
     pub dir: PathBuf,
     pub face_detector: String,
+    /// The face embedder's model (`w600k_mbf`, `dlib_resnet`).
+    pub face_embedder: String,
     /// Largest face-detector input side: 640 suits portraits and gates (faces up to the whole
     /// picture); 1280 finds the small faces of a crowd but misses faces that fill the frame.
     pub face_input: u32,
@@ -50,7 +52,7 @@ impl Kit {
         let rt = Runtime::init(p.onnxruntime.as_deref())?;
         let store = ModelStore::open(&p.manifest, &p.dir)?;
         let faces = FaceDetector::open(&rt, &store.verify(&p.face_detector)?, &p.opts, p.face_input, 0.5)?;
-        let embedder = FaceEmbedder::new(&rt, &store.verify("w600k_mbf")?, &p.opts)?;
+        let embedder = FaceEmbedder::new(&rt, &store.verify(&p.face_embedder)?, &p.opts)?;
         let det_cfg = PlateDetectorConfig {
             max_side: p.plate_max_side,
             max_upscale: p.plate_upscale,
@@ -310,6 +312,6 @@ pub fn enroll_image(
     if let Err(issue) = menwei_vision::quality::QualityPolicy::ENROL.check(&shot.quality) {
         return Ok(Enrolment::refused(issue.to_string(), Some(shot.quality)));
     }
-    register.add_template(resident, &shot.embedding.0[..])?;
+    register.add_template(resident, embedder.kind().model(), &shot.embedding.0[..])?;
     Ok(Enrolment { result: "enrolled", reason: None, quality: Some(shot.quality) })
 }

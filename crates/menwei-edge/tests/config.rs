@@ -79,6 +79,7 @@ format = "xml"
 [models]
 dir = "{}"
 face_detector = "nope"
+face_embedder = "scrfd_500m"
 intra_threads = 0
 plate_max_side = 1000
 plate_upscale = 0.5
@@ -107,6 +108,7 @@ idle_keyframes_only = true
         "compound_id",
         "log.format",
         "models.face_detector",
+        "models.face_embedder",
         "models.intra_threads",
         "models.plate_max_side",
         "models.plate_upscale",
@@ -123,7 +125,33 @@ idle_keyframes_only = true
         assert!(keys.contains(&want), "{want} missing from:\n{err}");
     }
     let shown = err.to_string();
-    assert!(shown.contains("15 problems") || shown.contains("16 problems"), "{shown}");
+    assert!(shown.contains("16 problems") || shown.contains("17 problems"), "{shown}");
+}
+
+#[test]
+fn the_face_embedder_is_one_line_and_brings_its_own_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = root().join("models").canonicalize().unwrap();
+    let write = |extra: &str| {
+        let text = format!(
+            "compound_id = \"c\"\n[models]\ndir = \"{}\"\n{extra}\n[[cameras]]\nid = \"a\"\nurl = \"rtsp://h/x\"\n",
+            models.display()
+        );
+        let path = dir.path().join("edge.toml");
+        std::fs::write(&path, text).unwrap();
+        config::load(&path)
+    };
+    let default = write("").unwrap();
+    assert_eq!(default.face_embedder, "w600k_mbf");
+    assert_eq!((default.matching.face_threshold, default.matching.face_margin), (0.40, 0.08));
+    let dlib = write("face_embedder = \"dlib_resnet\"").unwrap();
+    assert_eq!(dlib.face_embedder, "dlib_resnet");
+    assert_eq!((dlib.matching.face_threshold, dlib.matching.face_margin), (0.93, 0.01));
+    // A threshold written in [matching] wins over the embedder's.
+    let own = write("face_embedder = \"dlib_resnet\"\n[matching]\nface_threshold = 0.95").unwrap();
+    assert_eq!((own.matching.face_threshold, own.matching.face_margin), (0.95, 0.01));
+    let err = write("face_embedder = \"nope\"").unwrap_err();
+    assert_eq!(err.issues[0].key, "models.face_embedder", "{err}");
 }
 
 #[test]

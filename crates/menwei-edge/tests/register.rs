@@ -96,7 +96,7 @@ fn enrolment_refuses_bad_photos_seals_templates_and_erasure_unmatches() {
 
     let register =
         menwei_register::Register::open(&dir.path().join("register.db"), &dir.path().join("template.key")).unwrap();
-    let (matrix, ids) = register.load_templates(512).unwrap();
+    let (matrix, ids) = register.load_templates("w600k_mbf", 512).unwrap();
     for probe in ["obama2.jpg", "obama3.jpg"] {
         let d = matrix.decide(&embedding(&media(probe)), 0.4, 0.05);
         assert!(matches!(d, Decision::Match { owner: 0, .. }), "{probe}: {d:?}");
@@ -111,7 +111,7 @@ fn enrolment_refuses_bad_photos_seals_templates_and_erasure_unmatches() {
     assert!(out.contains("r-7: erased (1 template deleted)"), "{out}");
     let register =
         menwei_register::Register::open(&dir.path().join("register.db"), &dir.path().join("template.key")).unwrap();
-    let (matrix, _) = register.load_templates(512).unwrap();
+    let (matrix, _) = register.load_templates("w600k_mbf", 512).unwrap();
     assert!(matches!(matrix.decide(&embedding(&media("obama2.jpg")), 0.4, 0.05), Decision::Unknown { best: None }));
     assert_eq!(register.resident("r-7").unwrap().unwrap().status, menwei_register::ResidentStatus::Erased);
 }

@@ -13,6 +13,10 @@
 //!   row erased, so a later sighting is reported as "unknown (erased)" rather than silently
 //!   unknown, and the central service can see that the edge complied.
 //! - **Photos are never stored**: only templates reach this crate.
+//! - **A template belongs to the embedder that made it.** Each row names its model
+//!   (`w600k_mbf`, `dlib_resnet`); the matcher loads only the configured embedder's, and
+//!   [`Register::template_models`] tells the daemon whom a change of embedder left without a
+//!   template, so it can say so instead of failing to decrypt.
 
 use std::path::{Path, PathBuf};
 
@@ -108,7 +112,8 @@ CREATE TABLE IF NOT EXISTS templates (
     id         INTEGER PRIMARY KEY,
     resident   TEXT NOT NULL REFERENCES residents(id),
     nonce      BLOB NOT NULL,
-    sealed     BLOB NOT NULL
+    sealed     BLOB NOT NULL,
+    model      TEXT NOT NULL DEFAULT 'w600k_mbf'
 );
 CREATE INDEX IF NOT EXISTS templates_resident ON templates (resident);
 CREATE TABLE IF NOT EXISTS vehicles (
@@ -170,6 +175,15 @@ impl Register {
         conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Registers made before templates named their model hold w600k_mbf's (the only
+        // embedder then).
+        let has_model: bool = conn
+            .query_row("SELECT COUNT(*) FROM pragma_table_info('templates') WHERE name = 'model'", [], |r| r.get(0))
+            .map_err(err)?;
+        if !has_model {
+            conn.execute_batch("ALTER TABLE templates ADD COLUMN model TEXT NOT NULL DEFAULT 'w600k_mbf'")
+                .map_err(err)?;
+        }
         Ok(Self { conn, path: path.to_owned(), cipher: XChaCha20Poly1305::new(Key::from_slice(&key)) })
     }
 
@@ -218,7 +232,7 @@ impl Register {
 
     /// Seals and stores one template for `resident`. Refuses residents who opted out of face
     /// entry, gave no consent, or were erased.
-    pub fn add_template(&self, resident: &str, template: &[f32]) -> Result<i64, RegisterError> {
+    pub fn add_template(&self, resident: &str, model: &str, template: &[f32]) -> Result<i64, RegisterError> {
         let r = self.resident(resident)?.ok_or_else(|| RegisterError::UnknownResident(resident.to_owned()))?;
         if r.status == ResidentStatus::Erased {
             return Err(RegisterError::Erased(resident.to_owned()));
@@ -235,8 +249,8 @@ impl Register {
             .map_err(|_| RegisterError::Decrypt { resident: resident.to_owned() })?;
         self.conn
             .execute(
-                "INSERT INTO templates (resident, nonce, sealed) VALUES (?1, ?2, ?3)",
-                params![resident, &nonce[..], sealed],
+                "INSERT INTO templates (resident, nonce, sealed, model) VALUES (?1, ?2, ?3, ?4)",
+                params![resident, &nonce[..], sealed, model],
             )
             .map_err(self.err())?;
         Ok(self.conn.last_insert_rowid())
@@ -263,16 +277,17 @@ impl Register {
     /// Every active or suspended resident's templates (a suspended resident must be recognised
     /// to be refused), decrypted into one contiguous matrix for the matcher; owner `i` is
     /// `ids[i]`.
-    pub fn load_templates(&self, dims: usize) -> Result<(TemplateMatrix, Vec<String>), RegisterError> {
+    pub fn load_templates(&self, model: &str, dims: usize) -> Result<(TemplateMatrix, Vec<String>), RegisterError> {
         let mut st = self
             .conn
             .prepare(
                 "SELECT t.resident, t.nonce, t.sealed FROM templates t JOIN residents r ON r.id = t.resident
-                 WHERE r.status IN ('active', 'suspended') AND r.face_opt_out = 0 ORDER BY t.resident, t.id",
+                 WHERE r.status IN ('active', 'suspended') AND r.face_opt_out = 0 AND t.model = ?1
+                 ORDER BY t.resident, t.id",
             )
             .map_err(self.err())?;
         let rows = st
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))
+            .query_map([model], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))
             .map_err(self.err())?;
         let mut m = TemplateMatrix::new(dims);
         let mut ids: Vec<String> = Vec::new();
@@ -302,6 +317,20 @@ impl Register {
         let mut st = self.conn.prepare("SELECT id FROM residents WHERE status = 'suspended'").map_err(self.err())?;
         let rows = st.query_map([], |r| r.get(0)).map_err(self.err())?;
         rows.collect::<Result<Vec<String>, _>>().map_err(self.err())
+    }
+
+    /// For each embedder model with templates: how many active or suspended residents have
+    /// templates of that model, by model name.
+    pub fn template_models(&self) -> Result<Vec<(String, u64)>, RegisterError> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT t.model, COUNT(DISTINCT t.resident) FROM templates t JOIN residents r ON r.id = t.resident
+                 WHERE r.status IN ('active', 'suspended') AND r.face_opt_out = 0 GROUP BY t.model ORDER BY t.model",
+            )
+            .map_err(self.err())?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
     /// How many templates a resident has.
@@ -462,20 +491,46 @@ mod tests {
         reg.upsert_resident(&resident("r-1", false)).unwrap();
         reg.upsert_resident(&resident("r-2", true)).unwrap();
         let t: Vec<f32> = (0..8).map(|i| 0.123_456_7 + i as f32).collect();
-        reg.add_template("r-1", &t).unwrap();
-        assert!(matches!(reg.add_template("r-2", &t), Err(RegisterError::OptedOut(_))));
-        assert!(matches!(reg.add_template("nobody", &t), Err(RegisterError::UnknownResident(_))));
-        let (m, ids) = reg.load_templates(8).unwrap();
+        reg.add_template("r-1", "m", &t).unwrap();
+        assert!(matches!(reg.add_template("r-2", "m", &t), Err(RegisterError::OptedOut(_))));
+        assert!(matches!(reg.add_template("nobody", "m", &t), Err(RegisterError::UnknownResident(_))));
+        let (m, ids) = reg.load_templates("m", 8).unwrap();
         assert_eq!((m.len(), ids), (1, vec!["r-1".to_owned()]));
         // Moving a sealed template to another resident makes it undecryptable.
         reg.conn.execute("UPDATE residents SET face_opt_out = 0 WHERE id = 'r-2'", []).unwrap();
         reg.conn.execute("UPDATE templates SET resident = 'r-2'", []).unwrap();
-        assert!(matches!(reg.load_templates(8), Err(RegisterError::Decrypt { .. })));
+        assert!(matches!(reg.load_templates("m", 8), Err(RegisterError::Decrypt { .. })));
         reg.conn.execute("UPDATE templates SET resident = 'r-1'", []).unwrap();
         assert_eq!(reg.erase("r-1").unwrap(), 1);
         assert_eq!(reg.resident("r-1").unwrap().unwrap().status, ResidentStatus::Erased);
-        assert_eq!(reg.load_templates(8).unwrap().0.len(), 0);
-        assert!(matches!(reg.add_template("r-1", &t), Err(RegisterError::Erased(_))));
+        assert_eq!(reg.load_templates("m", 8).unwrap().0.len(), 0);
+        assert!(matches!(reg.add_template("r-1", "m", &t), Err(RegisterError::Erased(_))));
+    }
+
+    #[test]
+    fn templates_are_loaded_per_embedder_and_old_registers_hold_w600k_mbf() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("register.db");
+        // A register from before templates named their model.
+        let old = Connection::open(&db).unwrap();
+        old.execute_batch(&SCHEMA.replace(",\n    model      TEXT NOT NULL DEFAULT 'w600k_mbf'", "")).unwrap();
+        let cols: i64 = old.query_row("SELECT COUNT(*) FROM pragma_table_info('templates')", [], |r| r.get(0)).unwrap();
+        assert_eq!(cols, 4);
+        drop(old);
+        let reg = Register::open(&db, &key(dir.path(), 0o600)).unwrap();
+        reg.upsert_resident(&resident("r-1", false)).unwrap();
+        reg.upsert_resident(&resident("r-2", false)).unwrap();
+        // A row written without a model, as an older daemon wrote them, counts as w600k_mbf's.
+        reg.conn.execute("INSERT INTO templates (resident, nonce, sealed) VALUES ('r-1', x'00', x'00')", []).unwrap();
+        assert_eq!(reg.template_models().unwrap(), vec![("w600k_mbf".into(), 1)]);
+        reg.conn.execute("DELETE FROM templates", []).unwrap();
+        reg.add_template("r-1", "w600k_mbf", &[0.5; 8]).unwrap();
+        reg.add_template("r-2", "dlib_resnet", &[0.5; 4]).unwrap();
+        reg.add_template("r-2", "dlib_resnet", &[0.25; 4]).unwrap();
+        assert_eq!(reg.template_models().unwrap(), vec![("dlib_resnet".into(), 1), ("w600k_mbf".into(), 1)]);
+        let (m, ids) = reg.load_templates("dlib_resnet", 4).unwrap();
+        assert_eq!((m.len(), ids), (2, vec!["r-2".to_owned()]));
+        assert_eq!(reg.load_templates("w600k_mbf", 8).unwrap().1, vec!["r-1".to_owned()]);
     }
 
     #[test]
@@ -505,7 +560,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut reg = Register::open(&dir.path().join("r.db"), &key(dir.path(), 0o600)).unwrap();
         reg.upsert_resident(&resident("r-1", false)).unwrap();
-        reg.add_template("r-1", &[0.5; 4]).unwrap();
+        reg.add_template("r-1", "m", &[0.5; 4]).unwrap();
         let v2 = SyncBatch { version: 2, remove_vehicles: vec!["粤B12345".into()], ..Default::default() };
         assert_eq!(reg.apply_sync(&v2).unwrap(), 0, "version 1 first");
         let v1 = SyncBatch {
@@ -546,10 +601,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let reg = Register::open(&dir.path().join("r.db"), &key(dir.path(), 0o600)).unwrap();
         reg.upsert_resident(&resident("r-1", false)).unwrap();
-        reg.add_template("r-1", &[0.5; 4]).unwrap();
+        reg.add_template("r-1", "m", &[0.5; 4]).unwrap();
         reg.upsert_resident(&Resident { status: ResidentStatus::Suspended, ..resident("r-1", false) }).unwrap();
         assert_eq!(reg.suspended().unwrap(), vec!["r-1".to_owned()]);
-        assert_eq!(reg.load_templates(4).unwrap().1, vec!["r-1".to_owned()]);
+        assert_eq!(reg.load_templates("m", 4).unwrap().1, vec!["r-1".to_owned()]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Face alignment: the similarity transform that puts five landmarks on the ArcFace template,
-//! and the warp that samples the aligned face straight into a model tensor.
+//! Face alignment: the similarity transform that puts five landmarks on an embedder's template
+//! (ArcFace's, or dlib's face chip), and the warp that samples the aligned face straight into a
+//! model tensor.
 
 use menwei_core::geom::Point;
 use menwei_core::image::RgbView;
@@ -14,6 +15,24 @@ pub const ARCFACE_112: [Point; 5] = [
     Point { x: 41.5493, y: 92.3655 },
     Point { x: 70.7299, y: 92.2041 },
 ];
+
+/// dlib's 150x150 face chip with padding 0.25 (`get_face_chip_details(shape, 150, 0.25)`),
+/// at the same five points the face detectors give: each eye's centre (the mean of its six
+/// points), the nose tip (point 30) and the mouth corners (48 and 54) of dlib's mean 68-point
+/// face shape (dlib/image_transforms/interpolation.h), mapped as `(0.25 + m) / 1.5 * 150`.
+pub const DLIB_CHIP_150: [Point; 5] = [
+    Point { x: 47.549, y: 46.599 },
+    Point { x: 100.476, y: 46.599 },
+    Point { x: 74.013, y: 76.563 },
+    Point { x: 50.415, y: 103.023 },
+    Point { x: 97.610, y: 103.023 },
+];
+
+/// The ArcFace template scaled to `size`.
+pub fn arcface(size: u32) -> [Point; 5] {
+    let k = size as f32 / 112.0;
+    ARCFACE_112.map(|p| Point { x: p.x * k, y: p.y * k })
+}
 
 /// `q = a * p + t` on points as complex numbers: a rotation and uniform scale (`a`) and a
 /// translation. No shear, no reflection.
@@ -66,12 +85,17 @@ impl Similarity {
 }
 
 /// Samples the face that `landmarks` mark in `frame` into a `[3, size, size]` tensor, aligned
-/// to the ArcFace template scaled to `size`, normalised with `norm`, bilinear, black outside
-/// the frame. Writes `out[..3 * size * size]`.
-pub fn warp_face(frame: RgbView<'_>, landmarks: &[Point; 5], size: u32, norm: &Normalize, out: &mut [f32]) {
-    let k = size as f32 / 112.0;
-    let dst = ARCFACE_112.map(|p| Point { x: p.x * k, y: p.y * k });
-    let inv = Similarity::estimate(landmarks, &dst).inverse();
+/// to `template` (its points in the tensor's pixels), normalised with `norm`, bilinear, black
+/// outside the frame. Writes `out[..3 * size * size]`.
+pub fn warp_face(
+    frame: RgbView<'_>,
+    landmarks: &[Point; 5],
+    template: &[Point; 5],
+    size: u32,
+    norm: &Normalize,
+    out: &mut [f32],
+) {
+    let inv = Similarity::estimate(landmarks, template).inverse();
     let plane = (size * size) as usize;
     let (w, h) = (frame.width() as i64, frame.height() as i64);
     let pad = norm.pad();
@@ -136,11 +160,32 @@ mod tests {
         let frame = RgbView::packed(112, 112, &data).unwrap();
         let norm = Normalize { mean: [0.0; 3], scale: [1.0; 3], bgr: false };
         let mut out = vec![0.0; 3 * 112 * 112];
-        warp_face(frame, &ARCFACE_112, 112, &norm, &mut out);
+        warp_face(frame, &ARCFACE_112, &ARCFACE_112, 112, &norm, &mut out);
         for &(x, y) in &[(0usize, 0usize), (50, 60), (111, 111)] {
             let i = y * 112 + x;
             assert!((out[i] - x as f32).abs() < 0.01 && (out[12544 + i] - y as f32).abs() < 0.01, "{x},{y}");
             assert_eq!(out[2 * 12544 + i], 7.0);
+        }
+    }
+
+    #[test]
+    fn the_dlib_chip_is_dlibs_mean_face_shape() {
+        // dlib's mean 68-point shape (points 36-41, 42-47, 30, 48, 54), in [0, 1].
+        let left_x = [0.121737, 0.187122, 0.265825, 0.334606, 0.260918, 0.182743f32];
+        let eye_y = [0.216423, 0.178758, 0.179852, 0.231733, 0.245099, 0.244077f32];
+        let mean = |v: &[f32; 6]| v.iter().sum::<f32>() / 6.0;
+        let chip = |m: f32| (0.25 + m) / 1.5 * 150.0;
+        let left = Point { x: chip(mean(&left_x)), y: chip(mean(&eye_y)) };
+        let right_x = [0.645647, 0.714428, 0.793132, 0.858516, 0.79751, 0.719335f32];
+        let expected = [
+            left,
+            Point { x: chip(mean(&right_x)), y: left.y },
+            Point { x: chip(0.490127), y: chip(0.515625) },
+            Point { x: chip(0.254149), y: chip(0.780233) },
+            Point { x: chip(0.726104), y: chip(0.780233) },
+        ];
+        for (p, q) in DLIB_CHIP_150.iter().zip(&expected) {
+            assert!((p.x - q.x).abs() < 0.01 && (p.y - q.y).abs() < 0.01, "{p:?} vs {q:?}");
         }
     }
 }

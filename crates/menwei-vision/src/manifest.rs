@@ -71,6 +71,9 @@ pub struct ModelEntry {
 pub struct Source {
     pub package: String,
     pub version: String,
+    /// `wheel` (the default) or `sdist`.
+    #[serde(default)]
+    pub dist: Option<String>,
     pub member: String,
     #[serde(default)]
     pub sha256: Option<String>,
@@ -179,7 +182,10 @@ pub fn licence_warnings<'a>(models: impl IntoIterator<Item = &'a ModelEntry>) ->
         .map(|m| {
             let instead = match m.task {
                 Task::FaceDetection => "; `[models] face_detector = \"centerface\"` selects the MIT-licensed detector",
-                Task::FaceEmbedding => "; no permissively licensed face embedder is shipped yet",
+                Task::FaceEmbedding => {
+                    "; `[models] face_embedder = \"dlib_resnet\"` selects the public-domain (CC0) embedder \
+                     (enrol residents again after switching)"
+                }
                 _ => "",
             };
             format!(
@@ -257,7 +263,8 @@ tensors = "none"
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].contains("scrfd_500m") && warnings[0].contains("centerface"), "{warnings:?}");
         let embedder = licence_warnings([store.entry("w600k_mbf").unwrap()]);
-        assert!(embedder[0].contains("no permissively licensed face embedder"), "{embedder:?}");
+        assert!(embedder[0].contains("face_embedder = \"dlib_resnet\""), "{embedder:?}");
+        assert!(licence_warnings([store.entry("dlib_resnet").unwrap(), store.entry("centerface").unwrap()]).is_empty());
     }
 
     fn store(dir: &Path) -> ModelStore {

@@ -72,5 +72,5 @@ fn frames_become_tensors_without_allocating_after_the_first() {
     // Face alignment writes into a slice of the caller's batch tensor.
     let mut face = vec![0.0f32; 3 * 112 * 112];
     let landmarks = ARCFACE_112.map(|p| menwei_core::geom::Point { x: p.x * 3.0 + 500.0, y: p.y * 3.0 + 200.0 });
-    assert_eq!(allocations_in(|| warp_face(frame, &landmarks, 112, &norm, &mut face)), 0);
+    assert_eq!(allocations_in(|| warp_face(frame, &landmarks, &ARCFACE_112, 112, &norm, &mut face)), 0);
 }

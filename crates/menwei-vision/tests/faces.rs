@@ -164,3 +164,41 @@ fn quality_ranks_sharp_large_faces_above_degraded_copies_and_enrolment_refuses_t
     assert!(matches!(QualityPolicy::ENROL.check(&qb), Err(QualityIssue::Blurred { .. })));
     assert!(q.overall > qs.overall && q.overall > qb.overall);
 }
+
+#[test]
+fn the_public_domain_dlib_embedder_separates_the_same_people_at_its_own_threshold() {
+    use menwei_vision::embed::EmbedderKind;
+    let r = root();
+    let store = ModelStore::open(&r.join("models/models.toml"), &r.join("models")).unwrap();
+    let rt = Runtime::init(None).expect("ONNX Runtime");
+    let opts = SessionOptions::default();
+    let mut dlib = FaceEmbedder::new(&rt, &store.verify("dlib_resnet").unwrap(), &opts).unwrap();
+    assert_eq!(dlib.kind(), EmbedderKind::DlibResnet);
+    let mut m = models(640);
+    let mut shot = |name: &str| {
+        let img = photo(name);
+        let faces = m.scrfd.detect(view(&img)).unwrap();
+        let face = largest(&faces).clone();
+        let d = dlib.embed(view(&img), std::slice::from_ref(&face)).unwrap().remove(0);
+        let w = m.embedder.embed(view(&img), &[face]).unwrap().remove(0);
+        // The quality cues come from the same ArcFace crop whichever embedder runs.
+        assert_eq!(d.quality.sharpness, w.quality.sharpness, "{name}");
+        assert_eq!(d.quality.brightness, w.quality.brightness, "{name}");
+        assert_eq!(d.embedding.0.len(), 128);
+        d
+    };
+    let (obama, obama2, obama3) = (shot("obama.jpg"), shot("obama2.jpg"), shot("obama3.jpg"));
+    let (biden, yao) = (shot("biden.jpg"), shot("yaoming.jpg"));
+    let t = EmbedderKind::DlibResnet.default_threshold();
+    let c = |a: &FaceShot, b: &FaceShot| a.embedding.cosine(&b.embedding);
+    for (pair, cos) in [("obama-obama2", c(&obama, &obama2)), ("obama-obama3", c(&obama, &obama3))] {
+        eprintln!("dlib cosine {pair:<13} {cos:.3}");
+        assert!(cos >= t, "{pair}: {cos} under the threshold {t}");
+    }
+    for (pair, cos) in [("obama-biden", c(&obama, &biden)), ("obama-yaoming", c(&obama, &yao))] {
+        eprintln!("dlib cosine {pair:<13} {cos:.3}");
+        assert!(cos < t - 0.03, "{pair}: {cos} near the threshold {t}");
+    }
+    // dlib's embedding is not w600k_mbf's: the two are never compared.
+    assert_eq!(obama.embedding.cosine(&portrait(&mut m, "obama.jpg").embedding), 0.0);
+}

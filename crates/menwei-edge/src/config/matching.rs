@@ -28,9 +28,17 @@ pub struct Matching {
 
 impl Default for Matching {
     fn default() -> Self {
+        Matching::for_embedder(menwei_vision::embed::EmbedderKind::W600kMbf)
+    }
+}
+
+impl Matching {
+    /// The defaults, with the face threshold and margin of `embedder` (each embedder spreads
+    /// its cosines differently: docs/design/vision.md).
+    pub fn for_embedder(embedder: menwei_vision::embed::EmbedderKind) -> Self {
         Self {
-            face_threshold: 0.4,
-            face_margin: 0.08,
+            face_threshold: embedder.default_threshold(),
+            face_margin: embedder.default_margin(),
             face_quality: menwei_vision::quality::QualityPolicy::GATE,
             plate_max_distance: 1.0,
             plate_home: menwei_vision::lpr::HomePrior::default(),
@@ -77,8 +85,12 @@ fn plate_home(m: &raw::Matching, issues: &mut Issues, home: &mut menwei_vision::
 }
 
 /// The `[matching]` table.
-pub(super) fn validate(m: &raw::Matching, issues: &mut Issues) -> Matching {
-    let mut matching = Matching::default();
+pub(super) fn validate(
+    m: &raw::Matching,
+    embedder: menwei_vision::embed::EmbedderKind,
+    issues: &mut Issues,
+) -> Matching {
+    let mut matching = Matching::for_embedder(embedder);
     let mut unit = |key: &str, v: Option<f64>, range: std::ops::RangeInclusive<f64>, dst: &mut f32| {
         if let Some(v) = v
             && issues.range(key, v, range)

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use menwei_core::matcher::{Decision, TemplateMatrix};
 use serde::Serialize;
 
-use crate::embed::{EMBEDDING_DIMS, FaceShot};
+use crate::embed::FaceShot;
 use crate::quality::QualityPolicy;
 
 /// How photos are split into enrolled, resident probes and stranger probes.
@@ -92,7 +92,8 @@ pub fn at_gate(
 ) -> AtDefaults {
     let strangers = stranger_identities(photos.iter().map(|(_, id)| id.as_str()), protocol);
     let mut owners: Vec<&str> = Vec::new();
-    let mut templates = TemplateMatrix::new(EMBEDDING_DIMS);
+    let dims = enrolled.values().flatten().chain(probes.values().flatten()).next().map_or(0, |s| s.embedding.0.len());
+    let mut templates = TemplateMatrix::new(dims);
     let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
     let mut roles: Vec<(&str, &str, bool)> = Vec::new(); // (photo, identity, stranger)
     for (photo, id) in photos {
@@ -182,7 +183,7 @@ mod tests {
     /// A unit vector along axis `a`, tilted towards axis `b` by `t` (cosine with axis a is
     /// about 1 - t^2/2).
     fn shot(a: usize, b: usize, t: f32, eyes: f32) -> Option<FaceShot> {
-        let mut v = vec![0.0f32; EMBEDDING_DIMS];
+        let mut v = vec![0.0f32; 512];
         v[a] = 1.0;
         v[b] += t;
         let p = |x: f32, y: f32| Point { x, y };
