@@ -61,6 +61,9 @@ fn spec(name: &str) -> Option<Spec> {
             Spec { size: (640, 480), norm: Normalize { mean: [0.0; 3], scale: [1.0; 3], bgr: false }, letterbox: true }
         }
         "w600k_mbf" => Spec { size: (112, 112), norm: half, letterbox: false },
+        "dlib_resnet" => {
+            Spec { size: (150, 150), norm: crate::embed::EmbedderKind::DlibResnet.norm(), letterbox: false }
+        }
         // BGR minus the Caffe means (given here per source channel R, G, B).
         "clp_det" => Spec {
             size: (640, 640),

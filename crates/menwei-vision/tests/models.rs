@@ -70,7 +70,8 @@ fn every_model_in_the_manifest_loads_and_runs_on_a_real_image() {
                 assert!(*peak > 0.5, "CenterFace sees faces: {peak}")
             }
             (Task::FaceEmbedding, Finding::Embedding { dims, norm }) => {
-                assert_eq!(*dims, 512);
+                let kind = menwei_vision::embed::EmbedderKind::from_model(&entry.name).expect("a known embedder");
+                assert_eq!(*dims, kind.dims());
                 assert!(norm.is_finite() && *norm > 0.0);
             }
             (Task::PlateDetection, Finding::Plates { .. }) => {

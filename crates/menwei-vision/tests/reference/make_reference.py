@@ -63,6 +63,12 @@ CASES = {
     ),
     # Rachel's face, not aligned to the ArcFace template (it need not be for this comparison).
     "w600k_mbf": dict(crop=(66, 262, 112, 112), input="input.1", bgr=False, mean=HALF[0], scale=HALF[1]),
+    # Rachel's face with room around it, as dlib's 150x150 chip has (not aligned either);
+    # dlib's input layer: (v - channel mean) / 256 (src/embed.rs).
+    "dlib_resnet": dict(
+        crop=(47, 243, 150, 150), input="input", bgr=False,
+        mean=[f32(122.782), f32(117.001), f32(104.298)], scale=[f32(1.0) / f32(256.0)] * 3,
+    ),
     # The right half of the table and two people: BGR minus the Caffe means (src/plate.rs DET_NORM).
     "clp_det": dict(
         crop=(320, 246, 640, 640), input="image", bgr=True,
