@@ -9,6 +9,18 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// Loads a one-camera config written to `dir`, with `models` added to its `[models]` table and
+/// `rest` after the camera.
+fn load_small(dir: &Path, models: &str, rest: &str) -> Result<config::EdgeConfig, config::ConfigErrors> {
+    let text = format!(
+        "compound_id = \"c\"\n[models]\ndir = \"{}\"\n{models}\n[[cameras]]\nid = \"a\"\nurl = \"rtsp://h/x\"\n{rest}\n",
+        root().join("models").canonicalize().unwrap().display()
+    );
+    let path = dir.join("edge.toml");
+    std::fs::write(&path, text).unwrap();
+    config::load(&path)
+}
+
 #[test]
 fn the_example_config_loads_with_inherited_and_overridden_settings() {
     let cfg = config::load(&root().join("config/edge.example.toml")).unwrap_or_else(|e| panic!("{e}"));
@@ -30,16 +42,7 @@ fn the_example_config_loads_with_inherited_and_overridden_settings() {
 #[test]
 fn the_gate_policy_and_the_home_prior_are_read_and_bad_values_named() {
     let dir = tempfile::tempdir().unwrap();
-    let models = root().join("models").canonicalize().unwrap();
-    let write = |matching: &str| {
-        let text = format!(
-            "compound_id = \"c\"\n[models]\ndir = \"{}\"\n[[cameras]]\nid = \"a\"\nurl = \"rtsp://h/x\"\n[matching]\n{matching}\n",
-            models.display()
-        );
-        let path = dir.path().join("edge.toml");
-        std::fs::write(&path, text).unwrap();
-        config::load(&path)
-    };
+    let write = |matching: &str| load_small(dir.path(), "", &format!("[matching]\n{matching}"));
     let cfg = write(
         "face_min_eye_distance_px = 24\nface_min_brightness = 40\nplate_home_provinces = [\"冀\", \"京\"]\nplate_home_prefixes = [\"冀G\"]\nplate_home_weight = 2.0",
     )
@@ -131,16 +134,7 @@ idle_keyframes_only = true
 #[test]
 fn the_face_embedder_is_one_line_and_brings_its_own_threshold() {
     let dir = tempfile::tempdir().unwrap();
-    let models = root().join("models").canonicalize().unwrap();
-    let write = |extra: &str| {
-        let text = format!(
-            "compound_id = \"c\"\n[models]\ndir = \"{}\"\n{extra}\n[[cameras]]\nid = \"a\"\nurl = \"rtsp://h/x\"\n",
-            models.display()
-        );
-        let path = dir.path().join("edge.toml");
-        std::fs::write(&path, text).unwrap();
-        config::load(&path)
-    };
+    let write = |models: &str| load_small(dir.path(), models, "");
     let default = write("").unwrap();
     assert_eq!(default.face_embedder, "w600k_mbf");
     assert_eq!((default.matching.face_threshold, default.matching.face_margin), (0.40, 0.08));
@@ -148,7 +142,7 @@ fn the_face_embedder_is_one_line_and_brings_its_own_threshold() {
     assert_eq!(dlib.face_embedder, "dlib_resnet");
     assert_eq!((dlib.matching.face_threshold, dlib.matching.face_margin), (0.93, 0.01));
     // A threshold written in [matching] wins over the embedder's.
-    let own = write("face_embedder = \"dlib_resnet\"\n[matching]\nface_threshold = 0.95").unwrap();
+    let own = load_small(dir.path(), "face_embedder = \"dlib_resnet\"", "[matching]\nface_threshold = 0.95").unwrap();
     assert_eq!((own.matching.face_threshold, own.matching.face_margin), (0.95, 0.01));
     let err = write("face_embedder = \"nope\"").unwrap_err();
     assert_eq!(err.issues[0].key, "models.face_embedder", "{err}");

@@ -28,12 +28,6 @@ pub const DLIB_CHIP_150: [Point; 5] = [
     Point { x: 97.610, y: 103.023 },
 ];
 
-/// The ArcFace template scaled to `size`.
-pub fn arcface(size: u32) -> [Point; 5] {
-    let k = size as f32 / 112.0;
-    ARCFACE_112.map(|p| Point { x: p.x * k, y: p.y * k })
-}
-
 /// `q = a * p + t` on points as complex numbers: a rotation and uniform scale (`a`) and a
 /// translation. No shear, no reflection.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -21,13 +21,13 @@ use menwei_core::image::RgbView;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::align::{DLIB_CHIP_150, arcface, warp_face};
+use crate::align::{ARCFACE_112, DLIB_CHIP_150, warp_face};
 use crate::face::FaceDetection;
 use crate::preprocess::Normalize;
 use crate::quality::{FaceQuality, GreyCues, grey_cues};
 use crate::{Runtime, SessionOptions, VerifiedModel, VisionError};
 
-/// The side of the crop the quality cues are measured on (the ArcFace template's).
+/// The side of the crop the quality cues are measured on: [`ARCFACE_112`]'s.
 const CUE_SIZE: u32 = 112;
 const CUE_PLANE: usize = (CUE_SIZE * CUE_SIZE) as usize;
 const HALF: Normalize = Normalize { mean: [127.5; 3], scale: [1.0 / 127.5; 3], bgr: false };
@@ -94,7 +94,7 @@ impl EmbedderKind {
     /// The five landmarks' places in the aligned face.
     pub fn template(self) -> [Point; 5] {
         match self {
-            EmbedderKind::W600kMbf => arcface(112),
+            EmbedderKind::W600kMbf => ARCFACE_112,
             EmbedderKind::DlibResnet => DLIB_CHIP_150,
         }
     }
@@ -214,8 +214,7 @@ impl FaceEmbedder {
 
     /// Quality of `face` without running the model: aligns it into a scratch buffer.
     pub fn quality(&mut self, frame: RgbView<'_>, face: &FaceDetection) -> FaceQuality {
-        warp_face(frame, &face.landmarks, &arcface(CUE_SIZE), CUE_SIZE, &HALF, &mut self.cue_crop);
-        FaceQuality::new(face, self.grey_cues(None))
+        FaceQuality::new(face, self.cue_crop_cues(frame, face))
     }
 
     /// Embeds every face of `frame`, in batches of up to [`MAX_BATCH`]. Results are in the
@@ -236,8 +235,7 @@ impl FaceEmbedder {
                 let cues = if kind == EmbedderKind::W600kMbf {
                     self.grey_cues(Some(i)) // the model's input is the cue crop
                 } else {
-                    warp_face(frame, &face.landmarks, &arcface(CUE_SIZE), CUE_SIZE, &HALF, &mut self.cue_crop);
-                    self.grey_cues(None)
+                    self.cue_crop_cues(frame, face)
                 };
                 qualities.push(FaceQuality::new(face, cues));
             }
@@ -264,6 +262,12 @@ impl FaceEmbedder {
             }
         }
         Ok(out)
+    }
+
+    /// Aligns `face` to the ArcFace crop in the scratch buffer and measures its cues there.
+    fn cue_crop_cues(&mut self, frame: RgbView<'_>, face: &FaceDetection) -> GreyCues {
+        warp_face(frame, &face.landmarks, &ARCFACE_112, CUE_SIZE, &HALF, &mut self.cue_crop);
+        self.grey_cues(None)
     }
 
     /// Sharpness and brightness of an ArcFace-aligned face on grey levels 0-255: the `i`-th
