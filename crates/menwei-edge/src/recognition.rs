@@ -147,7 +147,7 @@ impl Recogniser {
             strangers: menwei_core::stranger::Strangers::new(menwei_core::stranger::StrangerConfig {
                 repeat: matching.stranger_repeat,
                 window_ms: matching.stranger_window_ms,
-                ..Default::default()
+                join: matching.stranger_join,
             }),
             matching,
             cameras: (0..cameras)

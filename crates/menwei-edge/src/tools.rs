@@ -71,6 +71,14 @@ impl Kit {
         };
         Ok(Kit { faces, embedder, lpr: Lpr::new(det, readers, cfg)? })
     }
+
+    /// Another face detector of `p`'s model, with a largest input of `max_input` (a group
+    /// photo's small faces need more than a gate frame's 640).
+    pub fn face_detector(p: &ModelPaths, max_input: u32) -> Result<FaceDetector> {
+        let rt = Runtime::init(p.onnxruntime.as_deref())?;
+        let store = ModelStore::open(&p.manifest, &p.dir)?;
+        Ok(FaceDetector::open(&rt, &store.verify(&p.face_detector)?, &p.opts, max_input, 0.5)?)
+    }
 }
 
 /// A face as `analyze` reports it.

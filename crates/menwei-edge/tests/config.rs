@@ -141,6 +141,9 @@ fn the_face_embedder_is_one_line_and_brings_its_own_threshold() {
     let dlib = write("face_embedder = \"dlib_resnet\"").unwrap();
     assert_eq!(dlib.face_embedder, "dlib_resnet");
     assert_eq!((dlib.matching.face_threshold, dlib.matching.face_margin), (0.93, 0.01));
+    // Strangers' clusters join at the embedder's own cosine too: at w600k_mbf's 0.5, dlib's
+    // strangers (impostor cosines up to about 0.93) would all be one repeat stranger.
+    assert_eq!((default.matching.stranger_join, dlib.matching.stranger_join), (0.5, 0.94));
     // A threshold written in [matching] wins over the embedder's.
     let own = load_small(dir.path(), "face_embedder = \"dlib_resnet\"", "[matching]\nface_threshold = 0.95").unwrap();
     assert_eq!((own.matching.face_threshold, own.matching.face_margin), (0.95, 0.01));

@@ -146,6 +146,13 @@ fn eval_faces_reports_every_condition_and_what_the_gate_decides_there() {
         let probes = g["resident_probes"].as_u64().unwrap();
         let resident_refused = probes - g["correct"].as_u64().unwrap() - g["undecided"].as_u64().unwrap();
         assert!(resident_refused <= g["refused_low_quality"]["probes"].as_u64().unwrap(), "{r}");
+        // The same probes as passages of five frames through the daemon's face track.
+        let p = &r["fused"];
+        assert_eq!(p["frames"], 5, "{r}");
+        assert_eq!((&p["resident_probes"], &p["stranger_probes"]), (&g["resident_probes"], &g["stranger_probes"]));
+        assert_eq!((&p["wrong_resident"], &p["stranger_granted"]), (&0.into(), &0.into()), "{}: {p}", r["condition"]);
+        let shots = p["shots"].as_u64().unwrap();
+        assert!(shots <= 3 * (probes + g["stranger_probes"].as_u64().unwrap()), "at most three shots a passage: {p}");
     }
     let at = |name: &str| &reports.iter().find(|r| r["condition"] == name).unwrap()["at_defaults"];
     let share = |g: &serde_json::Value| g["correct"].as_f64().unwrap() / g["resident_probes"].as_f64().unwrap();
@@ -195,6 +202,48 @@ fn eval_faces_runs_the_conditions_asked_for_and_names_the_known_ones() {
     let bad = run(&["--conditions", "dusk"]);
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(!bad.status.success() && stderr.contains("dusk") && stderr.contains("backlight"), "{stderr}");
+    let bad = run(&["--synthetic", "100"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success() && stderr.contains("--distractors"), "{stderr}");
+}
+
+#[test]
+fn eval_faces_enrols_distractors_beside_the_residents() {
+    let dir = root().join("../shared/data/faces");
+    if !dir.join("manifest.csv").is_file() {
+        eprintln!("SKIP: {} is absent (internal evaluation data)", dir.display());
+        return;
+    }
+    let out = edge()
+        .args(["eval", "faces", "--json", "--conditions", "40px", "--clip", "3", "--synthetic", "300"])
+        .arg("--distractors")
+        .arg(root().join("var/media/players.jpg"))
+        .arg(dir.join("manifest.csv"))
+        .arg(dir.join("pairs.csv"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &reports[0];
+    let scale = r["at_scale"].as_array().unwrap_or_else(|| panic!("no at_scale: {r}"));
+    assert_eq!(scale.len(), 2, "the real distractors alone, then with 300 synthetic: {r}");
+    let real = scale[0]["distractors_real"].as_u64().unwrap();
+    assert!(real >= 2, "{r}");
+    assert_eq!(
+        (scale[0]["distractors_synthetic"].as_u64(), scale[1]["distractors_synthetic"].as_u64()),
+        (Some(0), Some(300))
+    );
+    let base = r["at_defaults"]["enrolled_identities"].as_u64().unwrap();
+    assert_eq!(scale[1]["single"]["enrolled_identities"].as_u64().unwrap(), base + real + 300, "{r}");
+    assert_eq!(scale[1]["fused"]["frames"], 3, "{r}");
+    for s in scale {
+        // Impostor cosines are ordered percentiles, and nobody is let in as someone else.
+        let c: Vec<f64> = s["impostor_cosines_real"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(c.windows(2).all(|w| w[0] <= w[1]) && c[3] < 0.9, "{s}");
+        for k in ["single", "fused"] {
+            assert_eq!((&s[k]["wrong_resident"], &s[k]["stranger_granted"]), (&0.into(), &0.into()), "{k}: {s}");
+        }
+    }
 }
 
 #[test]

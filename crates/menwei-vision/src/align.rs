@@ -107,14 +107,22 @@ pub fn warp_face(
                 }
                 continue;
             }
-            let px = |x: i64, y: i64| -> [f32; 3] {
-                if x < 0 || y < 0 || x >= w || y >= h {
-                    [0.0; 3]
-                } else {
-                    frame.pixel(x as u32, y as u32).map(f32::from)
-                }
+            let (a, b, c_, d) = if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+                // Inside the frame (nearly every pixel): the four neighbours from two rows.
+                let (r0, r1) = (frame.row(y0 as u32), frame.row(y0 as u32 + 1));
+                let i = 3 * x0 as usize;
+                let rgb = |r: &[u8], k: usize| [f32::from(r[k]), f32::from(r[k + 1]), f32::from(r[k + 2])];
+                (rgb(r0, i), rgb(r0, i + 3), rgb(r1, i), rgb(r1, i + 3))
+            } else {
+                let px = |x: i64, y: i64| -> [f32; 3] {
+                    if x < 0 || y < 0 || x >= w || y >= h {
+                        [0.0; 3]
+                    } else {
+                        frame.pixel(x as u32, y as u32).map(f32::from)
+                    }
+                };
+                (px(x0, y0), px(x0 + 1, y0), px(x0, y0 + 1), px(x0 + 1, y0 + 1))
             };
-            let (a, b, c_, d) = (px(x0, y0), px(x0 + 1, y0), px(x0, y0 + 1), px(x0 + 1, y0 + 1));
             for c in 0..3 {
                 let top = a[c] + (b[c] - a[c]) * fx;
                 let bottom = c_[c] + (d[c] - c_[c]) * fx;

@@ -83,6 +83,17 @@ impl EmbedderKind {
         }
     }
 
+    /// Cosine at which an unknown face joins an earlier stranger's cluster (repeat-stranger
+    /// alerts): w600k_mbf's 0.5 is 0.1 above its threshold; dlib_resnet's is the same step
+    /// scaled by the room above its threshold, as its margin is (0.93 + 0.1 * 0.07 / 0.6).
+    /// With w600k's 0.5, dlib's impostors (up to about 0.93) would all join one cluster.
+    pub fn default_stranger_join(self) -> f32 {
+        match self {
+            EmbedderKind::W600kMbf => 0.50,
+            EmbedderKind::DlibResnet => 0.94,
+        }
+    }
+
     /// Side of the aligned face the model takes.
     pub fn size(self) -> u32 {
         match self {

@@ -24,6 +24,9 @@ pub struct Matching {
     /// An unknown face seen this many times within `stranger_window_ms` is a repeat stranger.
     pub stranger_repeat: usize,
     pub stranger_window_ms: i64,
+    /// Cosine at which an unknown face joins an earlier stranger's cluster: the embedder's
+    /// own ([`menwei_vision::embed::EmbedderKind::default_stranger_join`]), not configurable.
+    pub stranger_join: f32,
 }
 
 impl Default for Matching {
@@ -45,6 +48,7 @@ impl Matching {
             retrigger_ms: 30_000,
             stranger_repeat: 3,
             stranger_window_ms: 24 * 3_600_000,
+            stranger_join: embedder.default_stranger_join(),
         }
     }
 }

@@ -137,6 +137,36 @@ impl Condition {
     }
 }
 
+/// Frames a passage's clip holds by default (`eval faces --clip`): enough that the gate's three
+/// shots can be had when a frame or two is refused or shows no face.
+pub const CLIP_FRAMES: usize = 5;
+
+/// Each frame's face size against the condition's, as a walking face bobs and nears: a few
+/// per cent either way, so that the clip tests fusion, not a face that grows out of the
+/// condition.
+const CLIP_SIZE: [f32; 5] = [0.96, 1.0, 1.04, 0.98, 1.02];
+
+/// How far the face moves between frames, in eye distances (a face crossing the frame).
+const CLIP_STEP: f32 = 0.35;
+
+impl Condition {
+    /// Frame `t` of a clip in this condition: the face moves across the frame by
+    /// [`CLIP_STEP`] eye distances per frame (so each frame samples it at another sub-pixel
+    /// phase), its size varies by [`CLIP_SIZE`], and every frame draws its own noise. Frame
+    /// pictures are deterministic like [`Condition::apply`]'s.
+    pub fn frame(self, img: &RgbImage, eye_distance: f32, face: BoxXyxy, seed_name: &str, t: usize) -> RgbImage {
+        let step = CLIP_STEP * eye_distance;
+        let pad = (step * (CLIP_FRAMES.max(t + 1) - 1) as f32).round() as u32;
+        let dx = (step * t as f32).round() as u32;
+        let (w, h) = img.dimensions();
+        // The photo placed `dx` from the left of a wider canvas, its edge columns drawn out.
+        let canvas = RgbImage::from_fn(w + pad, h, |x, y| *img.get_pixel(x.saturating_sub(dx).min(w - 1), y));
+        let moved = BoxXyxy { x1: face.x1 + dx as f32, x2: face.x2 + dx as f32, ..face };
+        let size = CLIP_SIZE[t % CLIP_SIZE.len()];
+        self.apply(&canvas, eye_distance / size, moved, &format!("{seed_name}#{t}"))
+    }
+}
+
 /// `img` scaled so the eyes are `eye_px` apart (never enlarged), and the scale used.
 fn scaled(img: &RgbImage, eye_distance: f32, eye_px: f32) -> (RgbImage, f32) {
     let s = (eye_px / eye_distance.max(1.0)).min(1.0);
@@ -184,15 +214,15 @@ fn jpeg(img: &RgbImage, quality: u8) -> RgbImage {
     image::load_from_memory(&bytes).map(|i| i.to_rgb8()).unwrap_or_else(|_| img.clone())
 }
 
-fn fnv1a(s: &str) -> u64 {
+pub(crate) fn fnv1a(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// SplitMix64 (Steele, Lea and Flood), enough for reproducible noise.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(u64);
 
 impl SplitMix {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix(seed)
     }
 
@@ -210,7 +240,7 @@ impl SplitMix {
     }
 
     /// Standard normal (Box-Muller).
-    fn gaussian(&mut self) -> f32 {
+    pub(crate) fn gaussian(&mut self) -> f32 {
         let (u, v) = (self.unit(), self.unit());
         (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
     }
@@ -237,6 +267,24 @@ mod tests {
         let a = Condition::Night.apply(&img, 80.0, FACE, "a.jpg");
         let b = Condition::Night.apply(&img, 80.0, FACE, "b.jpg");
         assert_ne!(a.as_raw(), b.as_raw(), "the photo's name must seed the noise");
+    }
+
+    #[test]
+    fn clip_frames_move_the_face_draw_their_own_noise_and_repeat_exactly() {
+        let img = portrait();
+        let a: Vec<RgbImage> = (0..CLIP_FRAMES).map(|t| Condition::Night.frame(&img, 80.0, FACE, "a", t)).collect();
+        for (t, f) in a.iter().enumerate() {
+            assert_eq!(f.as_raw(), Condition::Night.frame(&img, 80.0, FACE, "a", t).as_raw(), "frame {t}");
+        }
+        assert_ne!(a[0].as_raw(), a[1].as_raw());
+        // Every frame is as wide as the widest canvas at its size: the face moved, the frame did not shrink.
+        let w = |t: usize| Condition::Px40.frame(&img, 80.0, FACE, "a", t).width();
+        assert_eq!(w(1), ((200.0 + 112.0) * 40.0 / 80.0f32).round() as u32);
+        // The photo condition keeps the picture's size: only the position moves.
+        let p0 = Condition::Photo.frame(&img, 80.0, FACE, "a", 0);
+        let p2 = Condition::Photo.frame(&img, 80.0, FACE, "a", 2);
+        assert_eq!(p0.dimensions(), p2.dimensions());
+        assert_eq!(p2.get_pixel(56 + 10, 7), img.get_pixel(10, 7));
     }
 
     #[test]

@@ -10,13 +10,17 @@ use menwei_core::image::RgbView;
 use serde::Serialize;
 
 use super::conditions::Condition;
-use super::gate::{AtDefaults, GateSettings, Protocol, at_gate};
+use super::gate::{AtDefaults, ClipShot, Fused, Gallery, GateSettings, Protocol, at_gate, fused_at_gate};
+use super::scale::{AtScale, cosine_percentiles, synthetic};
 use super::{EvalError, load, parse_csv};
-use crate::embed::FaceShot;
+use crate::embed::{Embedding, FaceShot};
+use crate::quality::QualityPolicy;
 
 /// What `eval faces` prints, for one condition.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct FaceReport {
+    /// The face embedder's model name (`w600k_mbf`, `dlib_resnet`).
+    pub model: String,
     /// The condition's name (`--conditions` takes it) and what it is.
     pub condition: String,
     pub description: String,
@@ -41,6 +45,12 @@ pub struct FaceReport {
     /// What the gate would decide at the settings under test; `None` from [`face_report`]
     /// alone.
     pub at_defaults: Option<AtDefaults>,
+    /// The same, with each probe a passage: its clip's frames through the daemon's face track
+    /// (`None` with `--clip 0`).
+    pub fused: Option<Fused>,
+    /// The same again with distractor identities enrolled (`--distractors`, `--synthetic`),
+    /// the real ones alone first, then each synthetic size.
+    pub at_scale: Vec<AtScale>,
     /// The quality cues of the faces found in this condition, as 10th, 50th and 90th
     /// percentiles: what the quality policy's limits are chosen against.
     pub cues: BTreeMap<String, [f32; 3]>,
@@ -93,10 +103,16 @@ impl fmt::Display for FaceReport {
         if !cues.is_empty() {
             writeln!(f, "  face cues (p10/p50/p90): {}", cues.join(", "))?;
         }
-        match &self.at_defaults {
-            Some(g) => write!(f, "{g}"),
-            None => Ok(()),
+        if let Some(g) = &self.at_defaults {
+            write!(f, "{g}")?;
         }
+        if let Some(p) = &self.fused {
+            write!(f, "  as passages of {} frames ({} shots embedded):{}", p.frames, p.shots, p.gate)?;
+        }
+        for s in &self.at_scale {
+            write!(f, "{s}")?;
+        }
+        Ok(())
     }
 }
 
@@ -168,6 +184,7 @@ pub fn face_report(
         hits += usize::from(nearest == Some(id));
     }
     FaceReport {
+        model: String::new(),
         condition: condition.into(),
         description: String::new(),
         photos: embeddings.len(),
@@ -184,6 +201,8 @@ pub fn face_report(
         genuine_median: genuine.get(genuine.len() / 2).copied().unwrap_or(0.0),
         impostor_max: impostor.last().copied().unwrap_or(0.0),
         at_defaults: None,
+        fused: None,
+        at_scale: Vec::new(),
         cues: BTreeMap::new(),
     }
 }
@@ -228,6 +247,38 @@ pub struct FaceEvalOptions {
     pub pictures: Option<std::path::PathBuf>,
     pub protocol: Protocol,
     pub gate: GateSettings,
+    /// Frames in each probe's clip, decided as a passage ([`Condition::frame`]); 0: none.
+    pub clip_frames: usize,
+    /// Distractor identities to enrol beside the residents.
+    pub distractors: Option<Distractors>,
+}
+
+/// Distractor identities: real faces from photos outside the set, and synthetic sizes drawn
+/// from them ([`super::scale`]).
+#[derive(Clone, Debug, Default)]
+pub struct Distractors {
+    pub real: Vec<Embedding>,
+    /// Synthetic register sizes to measure, each beside all the real ones.
+    pub synthetic: Vec<usize>,
+}
+
+/// Every face in `photos` that `policy` would decide, embedded: real distractor identities
+/// (each face one person; a photo must not show anyone twice or anyone in the set).
+pub fn distractor_faces(
+    photos: &[std::path::PathBuf],
+    detector: &mut crate::face::FaceDetector,
+    embedder: &mut crate::embed::FaceEmbedder,
+    policy: QualityPolicy,
+) -> Result<Vec<Embedding>, EvalError> {
+    let mut out = Vec::new();
+    for p in photos {
+        let img = load(p)?;
+        let view = RgbView::packed(img.width(), img.height(), img.as_raw()).expect("decoded image");
+        let faces = detector.detect(view)?;
+        let shots = embedder.embed(view, &faces)?;
+        out.extend(shots.into_iter().filter(|s| policy.check(&s.quality).is_ok()).map(|s| s.embedding));
+    }
+    Ok(out)
 }
 
 /// The manifest's (photo, identity) rows in file order (the gate protocol enrols by it).
@@ -260,6 +311,29 @@ fn largest_shot(
     Ok(Some((shot, face)))
 }
 
+/// The frames of `photo`'s clip in condition `c`, each its largest face's shot and weight.
+fn clip_shots(
+    c: Condition,
+    img: &image::RgbImage,
+    found: &(FaceShot, crate::face::FaceDetection),
+    photo: &str,
+    frames: usize,
+    detector: &mut crate::face::FaceDetector,
+    embedder: &mut crate::embed::FaceEmbedder,
+) -> Result<Vec<Option<ClipShot>>, EvalError> {
+    let (shot, face) = found;
+    (0..frames)
+        .map(|t| {
+            let frame = c.frame(img, shot.quality.eye_distance_px, face.bbox, photo, t);
+            let seen = largest_shot(&frame, detector, embedder)?;
+            Ok(seen.map(|(s, d)| {
+                let weight = s.quality.overall * d.bbox.area().sqrt();
+                (s, weight)
+            }))
+        })
+        .collect()
+}
+
 /// Embeds the largest face of every photo, as photographed and in each condition of `opts`
 /// (made from the photo and its face as photographed), and reports each condition: pair
 /// separation and, at `opts.gate`, what the gate would decide. `progress(done, total)` after
@@ -290,6 +364,7 @@ pub fn eval_faces(
     }
     let mut clean: BTreeMap<String, Option<FaceShot>> = BTreeMap::new();
     let mut shots: BTreeMap<Condition, BTreeMap<String, Option<FaceShot>>> = BTreeMap::new();
+    let mut clips: BTreeMap<Condition, BTreeMap<String, Vec<Option<ClipShot>>>> = BTreeMap::new();
     let total = photos.len();
     let mut pictures = opts.pictures.clone();
     if let Some(d) = &pictures {
@@ -315,19 +390,50 @@ pub fn eval_faces(
                 }
             };
             shots.entry(c).or_default().insert(p.clone(), shot);
+            if let Some(found) = found.as_ref().filter(|_| opts.clip_frames > 0) {
+                let clip = clip_shots(c, &img, found, p, opts.clip_frames, detector, embedder)?;
+                clips.entry(c).or_default().insert(p.clone(), clip);
+            }
         }
         clean.insert(p.clone(), found.map(|(s, _)| s));
         progress(i + 1, total);
     }
+    let dims = clean.values().flatten().next().map_or(0, |s| s.embedding.0.len());
+    let gallery = Gallery::enrol(&rows, &clean, opts.protocol, dims);
+    let real = opts.distractors.as_ref().map_or(&[][..], |d| d.real.as_slice());
+    let sizes = opts.distractors.as_ref().map_or(&[][..], |d| d.synthetic.as_slice());
+    let drawn = synthetic(real, sizes.iter().copied().max().unwrap_or(0), "menwei eval faces distractors");
+    let like_the_set =
+        real.iter().filter(|d| clean.values().flatten().any(|s| s.embedding.cosine(d) >= opts.gate.threshold)).count();
     let mut reports = Vec::new();
     for &c in &opts.conditions {
         let probes = shots.remove(&c).unwrap_or_default();
+        let clips = clips.remove(&c);
         let embeddings: BTreeMap<String, Option<crate::embed::Embedding>> =
             probes.iter().map(|(p, s)| (p.clone(), s.as_ref().map(|s| s.embedding.clone()))).collect();
         let mut r = face_report(c.name(), &embeddings, &ids, &pairs);
         r.description = c.describe().into();
+        r.model = embedder.kind().model().into();
         r.cues = cue_percentiles(probes.values().flatten());
-        r.at_defaults = Some(at_gate(&rows, &clean, &probes, opts.protocol, opts.gate));
+        r.at_defaults = Some(at_gate(&gallery, &probes, opts.gate));
+        r.fused = clips.as_ref().map(|clips| fused_at_gate(&gallery, clips, opts.gate));
+        if opts.distractors.is_some() {
+            let seen: Vec<&Embedding> = embeddings.values().flatten().collect();
+            let real_cos = cosine_percentiles(seen.iter().copied(), real);
+            for n in std::iter::once(0).chain(sizes.iter().copied()) {
+                let extra = &drawn[..n.min(drawn.len())];
+                let big = gallery.with_distractors(real.iter().chain(extra).map(|e| &e.0[..]));
+                r.at_scale.push(AtScale {
+                    distractors_real: real.len(),
+                    distractors_like_the_set: like_the_set,
+                    distractors_synthetic: extra.len(),
+                    impostor_cosines_real: real_cos,
+                    impostor_cosines_synthetic: cosine_percentiles(seen.iter().copied(), extra),
+                    single: at_gate(&big, &probes, opts.gate),
+                    fused: clips.as_ref().map(|clips| fused_at_gate(&big, clips, opts.gate)),
+                });
+            }
+        }
         reports.push(r);
     }
     Ok(reports)

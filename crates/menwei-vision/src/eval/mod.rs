@@ -6,7 +6,10 @@
 //! - [`faces`]: face separation (ROC, TAR at FAR 1e-3, rank-1) per condition;
 //! - [`conditions`]: the seeded, deterministic degradations (small, IR, night, blur, backlight);
 //! - [`gate`]: what the gate would decide at its own threshold, margin and quality policy,
-//!   open-set 1:N, computed from embeddings alone so the protocol is tested without models.
+//!   open-set 1:N, per shot and per passage, computed from embeddings alone so the protocol
+//!   is tested without models;
+//! - [`scale`]: distractor identities (real and synthetic) for a register of thousands;
+//! - [`tables`]: the face reports as docs/design/vision.md's tables.
 
 use std::path::{Path, PathBuf};
 
@@ -16,8 +19,10 @@ pub mod conditions;
 pub mod faces;
 pub mod gate;
 pub mod plates;
+pub mod scale;
+pub mod tables;
 
-pub use faces::{FaceEvalOptions, FaceReport, eval_faces, face_report, read_face_lists};
+pub use faces::{Distractors, FaceEvalOptions, FaceReport, distractor_faces, eval_faces, face_report, read_face_lists};
 pub use plates::{LabelledPlate, PlateReport, Tally, eval_plates, matches, read_plate_manifest, reader_prior};
 
 /// RFC 4180 records: fields may be quoted, quotes inside doubled, newlines inside quotes.
