@@ -92,13 +92,19 @@ fn analyze_reads_a_plate_scene() {
     assert!(reason.contains("not a plate") || reason.starts_with("low confidence"), "{reason}");
 }
 
+/// The internal face set, or `None` (with a SKIP line) where ../shared/data is absent.
+fn face_set() -> Option<PathBuf> {
+    let dir = root().join("../shared/data/faces");
+    if dir.join("manifest.csv").is_file() {
+        return Some(dir);
+    }
+    eprintln!("SKIP: {} is absent (internal evaluation data)", dir.display());
+    None
+}
+
 #[test]
 fn eval_faces_reports_every_condition_and_what_the_gate_decides_there() {
-    let dir = root().join("../shared/data/faces");
-    if !dir.join("manifest.csv").is_file() {
-        eprintln!("SKIP: {} is absent (internal evaluation data)", dir.display());
-        return;
-    }
+    let Some(dir) = face_set() else { return };
     let out = edge()
         .args(["eval", "faces", "--json"])
         .arg(dir.join("manifest.csv"))
@@ -162,11 +168,7 @@ fn eval_faces_reports_every_condition_and_what_the_gate_decides_there() {
 
 #[test]
 fn eval_faces_runs_the_conditions_asked_for_and_names_the_known_ones() {
-    let dir = root().join("../shared/data/faces");
-    if !dir.join("manifest.csv").is_file() {
-        eprintln!("SKIP: {} is absent (internal evaluation data)", dir.display());
-        return;
-    }
+    let Some(dir) = face_set() else { return };
     let run = |args: &[&str]| {
         edge()
             .args(["eval", "faces"])
@@ -209,11 +211,7 @@ fn eval_faces_runs_the_conditions_asked_for_and_names_the_known_ones() {
 
 #[test]
 fn eval_faces_enrols_distractors_beside_the_residents() {
-    let dir = root().join("../shared/data/faces");
-    if !dir.join("manifest.csv").is_file() {
-        eprintln!("SKIP: {} is absent (internal evaluation data)", dir.display());
-        return;
-    }
+    let Some(dir) = face_set() else { return };
     let out = edge()
         .args(["eval", "faces", "--json", "--conditions", "40px", "--clip", "3", "--synthetic", "300"])
         .arg("--distractors")
