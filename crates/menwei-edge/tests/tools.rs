@@ -102,17 +102,23 @@ fn face_set() -> Option<PathBuf> {
     None
 }
 
-#[test]
-fn eval_faces_reports_every_condition_and_what_the_gate_decides_there() {
-    let Some(dir) = face_set() else { return };
+/// `menwei-edge eval faces --json ARGS` on the face set, which must succeed: its reports.
+fn eval_faces_json(dir: &Path, args: &[&str]) -> serde_json::Value {
     let out = edge()
         .args(["eval", "faces", "--json"])
+        .args(args)
         .arg(dir.join("manifest.csv"))
         .arg(dir.join("pairs.csv"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn eval_faces_reports_every_condition_and_what_the_gate_decides_there() {
+    let Some(dir) = face_set() else { return };
+    let reports = eval_faces_json(&dir, &[]);
     let reports = reports.as_array().unwrap();
     let names: Vec<&str> = reports.iter().map(|r| r["condition"].as_str().unwrap()).collect();
     assert_eq!(names, ["photo", "40px", "24px", "16px", "ir-day", "night", "motion-blur", "backlight"]);
@@ -212,16 +218,10 @@ fn eval_faces_runs_the_conditions_asked_for_and_names_the_known_ones() {
 #[test]
 fn eval_faces_enrols_distractors_beside_the_residents() {
     let Some(dir) = face_set() else { return };
-    let out = edge()
-        .args(["eval", "faces", "--json", "--conditions", "40px", "--clip", "3", "--synthetic", "300"])
-        .arg("--distractors")
-        .arg(root().join("var/media/players.jpg"))
-        .arg(dir.join("manifest.csv"))
-        .arg(dir.join("pairs.csv"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let players = root().join("var/media/players.jpg");
+    let players = players.to_str().unwrap();
+    let reports =
+        eval_faces_json(&dir, &["--conditions", "40px", "--clip", "3", "--synthetic", "300", "--distractors", players]);
     let r = &reports[0];
     let scale = r["at_scale"].as_array().unwrap_or_else(|| panic!("no at_scale: {r}"));
     assert_eq!(scale.len(), 2, "the real distractors alone, then with 300 synthetic: {r}");
